@@ -1,0 +1,57 @@
+// Lint: typescript-eslint's type-aware rules, with the two that catch unhandled promises in servers
+// and watches, and import boundaries between the components.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'deploy/**', 'bench/results/**', 'test/cluster/go/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // node:test's describe/test return promises the runner itself awaits
+      '@typescript-eslint/no-floating-promises': ['error', {
+        allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'test', 'it', 'suite', 'before', 'after'] }],
+      }],
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/agent/**', '**/webhook/**', '**/cli/**', '**/test/**'], message: 'shared/ must not depend on a component.' },
+      ] }],
+    },
+  },
+  {
+    files: ['webhook/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/agent/**', '**/test/**'], message: 'the webhook must not depend on the agent or on tests.' },
+      ] }],
+    },
+  },
+  {
+    files: ['agent/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/webhook/**', '**/test/**'], message: 'the agent must not depend on the webhook (share through shared/) or on tests.' },
+      ] }],
+    },
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+    },
+  },
+);

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Builds the real control-plane binaries the tests run (kube-apiserver, etcd, and on request kubectl
+# and helm) from the Go module proxy, into a cache outside the repository. Prints the folder that
+# holds them as its last line of stdout; progress goes to stderr.
+#
+#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm]   (default: kube-apiserver etcd)
+#
+# KUBEBUILDER_ASSETS, when it names a folder holding the requested binaries, is used as is.
+# Versions: KUBE_VERSION (1.37.2), ETCD_VERSION (3.6.16), HELM_VERSION (3.22.0).
+# Cache: KUBE_IRSA_CACHE (default ~/.cache/kube-irsa). A lock makes concurrent callers build once.
+set -euo pipefail
+
+KUBE_VERSION=${KUBE_VERSION:-1.37.2}
+ETCD_VERSION=${ETCD_VERSION:-3.6.16}
+HELM_VERSION=${HELM_VERSION:-3.22.0}
+CACHE=${KUBE_IRSA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-irsa}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT="$CACHE/bin/k8s-v$KUBE_VERSION-etcd-v$ETCD_VERSION-helm-v$HELM_VERSION"
+
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(kube-apiserver etcd)
+
+log() { printf '[test-binaries] %s\n' "$*" >&2; }
+
+if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
+  missing=0
+  for b in "${wanted[@]}"; do [ -x "$KUBEBUILDER_ASSETS/$b" ] || missing=1; done
+  if [ $missing = 0 ]; then echo "$KUBEBUILDER_ASSETS"; exit 0; fi
+  log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks some of: ${wanted[*]}; building them instead"
+fi
+
+all_present() {
+  for b in "${wanted[@]}"; do [ -x "$OUT/$b" ] || return 1; done
+}
+if all_present; then echo "$OUT"; exit 0; fi
+
+command -v go >/dev/null || { log "Go is required to build the test binaries and was not found on PATH"; exit 1; }
+mkdir -p "$CACHE" "$OUT"
+exec 9>"$CACHE/build.lock"
+if ! flock -n 9; then
+  log "another process is building the test binaries; waiting for it (lock $CACHE/build.lock)"
+  flock 9
+fi
+if all_present; then echo "$OUT"; exit 0; fi
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+START=$(date +%s)
+elapsed() { local s=$(( $(date +%s) - START )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+
+# Runs "$@" with its output in $logfile and prints the phase, elapsed time and a package count
+# every 15 s, because a cold kube-apiserver build takes many minutes and silence looks like a hang.
+run_phase() {
+  local name=$1 phase=$2 logfile=$3; shift 3
+  log "$name: $phase ($(elapsed) elapsed)"
+  "$@" >"$logfile" 2>&1 &
+  local pid=$! ticks=0
+  while kill -0 $pid 2>/dev/null; do
+    sleep 1
+    ticks=$((ticks + 1))
+    if [ $((ticks % 15)) = 0 ]; then
+      log "$name: $phase, $(wc -l <"$logfile") log lines so far ($(elapsed) elapsed)"
+    fi
+  done
+  if ! wait $pid; then
+    log "$name: $phase FAILED after $(elapsed); last lines of $logfile:"
+    tail -n 30 "$logfile" >&2
+    exit 1
+  fi
+}
+
+# Makes a throw-away module in $CACHE/work/$name around test/cluster/go/$name/main.go.
+prepare_module() {
+  local name=$1 dir="$CACHE/work/$1"
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp "$HERE/go/$name/main.go" "$dir/main.go"
+  (cd "$dir" && go mod init "kube-irsa.local/testbin/$name" >/dev/null 2>&1)
+  echo "$dir"
+}
+
+version_ldflags() {
+  local v=$1 minor
+  minor=$(echo "$v" | cut -d. -f2)
+  local flags="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $p.gitVersion=v$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    flags+=" -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$flags"
+}
+
+build_etcd() {
+  local dir; dir=$(prepare_module etcd)
+  run_phase etcd "resolving go.etcd.io/etcd/server/v3@v$ETCD_VERSION" "$dir/mod.log" \
+    bash -c "cd '$dir' && go get go.etcd.io/etcd/server/v3@v$ETCD_VERSION && go mod tidy"
+  run_phase etcd "compiling" "$dir/build.log" \
+    bash -c "cd '$dir' && go build -v -trimpath -ldflags '-s -w' -o '$OUT/etcd.tmp' ."
+  mv "$OUT/etcd.tmp" "$OUT/etcd"
+}
+
+build_kube_apiserver() {
+  local dir; dir=$(prepare_module kube-apiserver)
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and maps them to ./staging with
+  # replace directives that only apply inside its own repository; a consumer must replace each one
+  # with its published v0.X.Y. The list comes from the go.mod the proxy serves, never by hand.
+  run_phase kube-apiserver "resolving k8s.io/kubernetes@v$KUBE_VERSION" "$dir/mod.log" bash -c "
+    set -e; cd '$dir'
+    gomod=\$(go mod download -json k8s.io/kubernetes@v$KUBE_VERSION | sed -n 's/.*\"GoMod\": \"\\(.*\\)\".*/\\1/p')
+    [ -f \"\$gomod\" ] || { echo 'could not download the go.mod of k8s.io/kubernetes@v$KUBE_VERSION'; exit 1; }
+    for m in \$(sed -n 's|^[[:space:]]*\\(k8s.io/[^ ]*\\) => ./staging/src/k8s.io/.*|\\1|p' \"\$gomod\"); do
+      go mod edit -replace=\"\$m=\$m@v0.${KUBE_VERSION#*.}\"
+    done
+    go mod edit -require=k8s.io/kubernetes@v$KUBE_VERSION
+    go mod tidy"
+  local ldflags; ldflags=$(version_ldflags "$KUBE_VERSION")
+  run_phase kube-apiserver "compiling (the longest step: ~2,000 packages)" "$dir/build.log" \
+    bash -c "cd '$dir' && go build -v -trimpath -tags selinux,notest,grpcnotrace -ldflags '$ldflags' -o '$OUT/kube-apiserver.tmp' ."
+  mv "$OUT/kube-apiserver.tmp" "$OUT/kube-apiserver"
+}
+
+build_kubectl() {
+  local dir; dir=$(prepare_module kubectl)
+  run_phase kubectl "resolving k8s.io/kubectl@v0.${KUBE_VERSION#*.}" "$dir/mod.log" \
+    bash -c "cd '$dir' && go get k8s.io/kubectl@v0.${KUBE_VERSION#*.} k8s.io/component-base@v0.${KUBE_VERSION#*.} && go mod tidy"
+  local ldflags; ldflags=$(version_ldflags "$KUBE_VERSION")
+  run_phase kubectl "compiling" "$dir/build.log" \
+    bash -c "cd '$dir' && go build -v -trimpath -ldflags '$ldflags' -o '$OUT/kubectl.tmp' ."
+  mv "$OUT/kubectl.tmp" "$OUT/kubectl"
+}
+
+build_helm() {
+  local dir="$CACHE/work/helm"
+  rm -rf "$dir" && mkdir -p "$dir"
+  run_phase helm "go install helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" "$dir/build.log" \
+    env GOBIN="$dir" go install -v -trimpath \
+      -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
+      "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+  mv "$dir/helm" "$OUT/helm"
+}
+
+for b in "${wanted[@]}"; do
+  [ -x "$OUT/$b" ] && continue
+  log "building $b into $OUT (first run only; cached afterwards)"
+  case $b in
+    etcd) build_etcd ;;
+    kube-apiserver) build_kube_apiserver ;;
+    kubectl) build_kubectl ;;
+    helm) build_helm ;;
+    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm)"; exit 1 ;;
+  esac
+  log "$b built ($(elapsed) elapsed)"
+done
+echo "$OUT"

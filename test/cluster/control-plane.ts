@@ -1,0 +1,264 @@
+// A real Kubernetes control plane for tests and the demo: etcd and kube-apiserver on free loopback
+// ports, RBAC, a token-authenticated admin, an https service-account issuer whose OIDC discovery
+// and JWKS are readable anonymously, TokenRequest, and admission webhooks. No controller manager,
+// scheduler or kubelet: pods stay Pending, which is all the webhook and agent need.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { stringify as toYaml } from 'yaml';
+import { ensureBinaries } from './binaries.ts';
+import { httpsRequest } from './https.ts';
+import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from './pki.ts';
+import { startProcess, type ManagedProcess } from './process.ts';
+
+export interface ControlPlaneUser {
+  readonly name: string;
+  readonly groups?: readonly string[];
+}
+
+export interface ControlPlaneOptions {
+  /** Folder with kube-apiserver and etcd; built or taken from KUBEBUILDER_ASSETS when absent. */
+  readonly binDir?: string;
+  /** Extra token-authenticated users, for RBAC tests (the token file is read once, at start). */
+  readonly users?: readonly ControlPlaneUser[];
+  readonly extraApiServerArgs?: readonly string[];
+  /** Where the control plane's folder goes; default /dev/shm (etcd is much faster on tmpfs). */
+  readonly parentDir?: string;
+  readonly startTimeoutMs?: number;
+}
+
+export interface ControlPlane {
+  /** Temp folder holding certificates, etcd data, logs and the kubeconfig; removed by stop(). */
+  readonly dir: string;
+  readonly server: string;
+  /** The service-account issuer, https, equal to the server URL. */
+  readonly issuer: string;
+  readonly ca: CertificateAuthority;
+  readonly kubeconfigPath: string;
+  /** Admin (system:masters) client configuration. */
+  readonly kubeConfig: KubeConfig;
+  readonly apiServerLog: string;
+  readonly etcdLog: string;
+  /** Client configuration authenticating as one of the `users` given at start. */
+  kubeConfigFor(user: string): KubeConfig;
+  /** Admin client configuration that impersonates `user` (a ServiceAccount user gets its groups). */
+  impersonating(user: string): KubeConfig;
+  /** Stops both processes and removes the folder. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const OWNER_FILE = 'owner.pid';
+const DIR_PREFIX = 'kube-irsa-cp-';
+const running = new Set<ControlPlane>();
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const binDir = opts.binDir ?? (await ensureBinaries(['kube-apiserver', 'etcd']));
+  const parent = opts.parentDir ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
+  sweepAbandonedFolders(parent);
+  const dir = await mkdtemp(path.join(parent, DIR_PREFIX));
+  await writeFile(path.join(dir, OWNER_FILE), String(process.pid));
+  installSignalHandlers();
+
+  const procs: ManagedProcess[] = [];
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    running.delete(plane);
+    // apiserver first so it does not log a storm of etcd errors
+    for (const p of [...procs].reverse()) await p.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  // a placeholder until the real object exists, so an interrupted start is still cleaned up
+  let plane: ControlPlane = { stop } as ControlPlane;
+  running.add(plane);
+
+  try {
+    const pki = path.join(dir, 'pki');
+    await mkdir(pki);
+    const ca = await createCertificateAuthority(pki);
+    const serving = await issueCertificate(ca, pki, {
+      name: 'apiserver', commonName: 'kube-apiserver', ips: ['127.0.0.1'],
+      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+    });
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
+    const saKey = path.join(pki, 'sa.key');
+    await writeFile(saKey, privateKey, { mode: 0o600 });
+
+    const adminToken = randomBytes(24).toString('hex');
+    const userTokens = new Map<string, string>();
+    const tokenLines = [`${adminToken},admin,admin-uid,"system:masters"`];
+    for (const u of opts.users ?? []) {
+      const t = randomBytes(24).toString('hex');
+      userTokens.set(u.name, t);
+      tokenLines.push(`${t},${u.name},${u.name}-uid,"${(u.groups ?? []).join(',')}"`);
+    }
+    const tokenFile = path.join(pki, 'tokens.csv');
+    await writeFile(tokenFile, tokenLines.join('\n') + '\n', { mode: 0o600 });
+
+    const [etcdClientPort, etcdPeerPort, apiPort] = await freePorts(3);
+    const etcdLog = path.join(dir, 'etcd.log');
+    const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
+    procs.push(startProcess('etcd', path.join(binDir, 'etcd'), [
+      '--name=kube-irsa-test', `--data-dir=${path.join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-cluster=kube-irsa-test=http://127.0.0.1:${etcdPeerPort}`,
+      '--listen-metrics-urls=', '--unsafe-no-fsync=true', '--log-level=warn',
+    ], { logFile: etcdLog }));
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    const apiServerLog = path.join(dir, 'kube-apiserver.log');
+    procs.push(startProcess('kube-apiserver', path.join(binDir, 'kube-apiserver'), [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
+      `--cert-dir=${pki}`, `--tls-cert-file=${serving.certFile}`, `--tls-private-key-file=${serving.keyFile}`,
+      `--token-auth-file=${tokenFile}`, '--authorization-mode=RBAC',
+      `--service-account-issuer=${server}`,
+      `--service-account-key-file=${saKey}`, `--service-account-signing-key-file=${saKey}`,
+      '--service-cluster-ip-range=10.0.0.0/24', '--allow-privileged=true',
+      '--event-ttl=1h', '--profiling=false', '--v=1',
+      ...(opts.extraApiServerArgs ?? []),
+    ], {
+      logFile: apiServerLog,
+      // webhook calls go to loopback; a proxy from the environment must not intercept them
+      env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' },
+    }));
+
+    await waitForReady(server, ca.certPem, procs, opts.startTimeoutMs ?? 90_000, apiServerLog);
+
+    const kubeconfigPath = path.join(dir, 'kubeconfig');
+    const kubeConfig = makeKubeConfig(server, ca.certPem, 'admin', { token: adminToken });
+    await writeFile(kubeconfigPath, toYaml(JSON.parse(kubeConfig.exportConfig())), { mode: 0o600 });
+
+    // OIDC discovery and JWKS readable without credentials, as STS (or the emulator) reads them
+    await kubeConfig.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+      body: {
+        metadata: { name: 'kube-irsa-test:issuer-discovery-anonymous' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:service-account-issuer-discovery' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:unauthenticated' }],
+      },
+    });
+
+    plane = {
+      dir, server, issuer: server, ca, kubeconfigPath, kubeConfig, apiServerLog, etcdLog,
+      kubeConfigFor(user) {
+        const token = userTokens.get(user);
+        if (token === undefined) throw new Error(`user ${user} was not declared in startControlPlane({ users })`);
+        return makeKubeConfig(server, ca.certPem, user, { token });
+      },
+      impersonating(user) {
+        return makeKubeConfig(server, ca.certPem, `as-${user}`, { token: adminToken, impersonateUser: user });
+      },
+      stop,
+    };
+    running.delete(plane);
+    running.add(plane);
+    return plane;
+  } catch (err) {
+    const logs = procs.map((p) => `--- ${p.name} (${p.logFile}):\n${tail(p.logFile, 20)}`).join('\n');
+    await stop();
+    throw new Error(`the test control plane did not start: ${(err as Error).message}\n${logs}`, { cause: err });
+  }
+}
+
+function makeKubeConfig(server: string, caPem: string, userName: string, user: { token: string; impersonateUser?: string }): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'kube-irsa-test', server, caData: Buffer.from(caPem).toString('base64'), skipTLSVerify: false }],
+    users: [{ name: userName, ...user }],
+    contexts: [{ name: userName, cluster: 'kube-irsa-test', user: userName }],
+    currentContext: userName,
+  });
+  return kc;
+}
+
+async function waitForReady(server: string, caPem: string, procs: ManagedProcess[], timeoutMs: number, log: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    const dead = procs.find((p) => !p.isRunning());
+    if (dead) throw new Error(`${dead.name} exited during start (exit ${String(await dead.exited)}); log: ${dead.logFile}`);
+    try {
+      const res = await httpsRequest(`${server}/readyz`, { ca: caPem, timeoutMs: 2_000 });
+      if (res.status === 200) return;
+      last = `/readyz answered ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`kube-apiserver not ready after ${timeoutMs} ms (${last}); log: ${log}`);
+}
+
+export async function freePorts(count: number): Promise<number[]> {
+  // hold every listener open until all are chosen so the same port is not returned twice
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  })));
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Removes folders left by runs whose process died without cleaning up (SIGKILL, power loss). */
+function sweepAbandonedFolders(parent: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(parent).filter((e) => e.startsWith(DIR_PREFIX));
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const dir = path.join(parent, e);
+    try {
+      const owner = Number(readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
+      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) continue;
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // not ours to judge, or gone already
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+let handlersInstalled = false;
+/** On SIGINT/SIGTERM, stop every control plane of this process before exiting. */
+function installSignalHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void Promise.allSettled([...running].map((p) => p.stop())).then(() => {
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      });
+    });
+  }
+}
