@@ -126,6 +126,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--service-account-issuer=${server}`,
       `--service-account-key-file=${saKey}`, `--service-account-signing-key-file=${saKey}`,
       '--service-cluster-ip-range=10.0.0.0/24', '--allow-privileged=true',
+      // no kubernetes Service endpoints: the reconciler refuses a loopback advertise address
+      '--endpoint-reconciler-type=none',
       '--event-ttl=1h', '--profiling=false', '--v=1',
       ...(opts.extraApiServerArgs ?? []),
     ], {

@@ -1,0 +1,211 @@
+// The STS emulator as an HTTP server on loopback: in-process for tests (state, faults, request log
+// and counters are plain properties) and standalone through main.ts. The region a request is for
+// comes from the first path segment (`http://127.0.0.1:PORT/us-west-2`), since an unsigned request
+// to a custom endpoint carries no other trace of it.
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fetchIssuerKeys } from '../../shared/oidc/issuer-keys.ts';
+import { StsError, stsErrors } from './errors.ts';
+import { ACTION, assumeRoleWithWebIdentity, type FaultSettings } from './pipeline.ts';
+import { API_VERSION, parseQuery, renderErrorJson, renderErrorXml, renderSuccessJson, renderSuccessXml } from './protocol.ts';
+import { IamState, type EmulatorConfig } from './state.ts';
+
+export interface StsEmulatorOptions {
+  readonly config?: EmulatorConfig;
+  readonly host?: string;
+  readonly port?: number;
+  /** CA certificates (PEM) trusted for issuer discovery and JWKS, besides the system ones. */
+  readonly extraCaPems?: readonly string[];
+  /** STS gives an issuer about 5 s. */
+  readonly issuerFetchTimeoutMs?: number;
+}
+
+/** Everything a test can switch at run time. */
+export interface EmulatorFaults extends FaultSettings {
+  /** Requests per second served before answering `Throttling: Rate exceeded` (token bucket, burst = rate). */
+  readonly throttleRatePerSecond?: number;
+  /** Added before every answer. */
+  readonly latencyMs?: number;
+}
+
+export interface RequestLogEntry {
+  readonly time: string;
+  readonly requestId: string;
+  readonly region: string;
+  readonly action: string;
+  readonly roleArn: string | undefined;
+  readonly roleSessionName: string | undefined;
+  /** `Success` or the error code. */
+  readonly result: string;
+  readonly status: number;
+  readonly latencyMs: number;
+}
+
+const REGION_SEGMENT = /^\/([a-z]{2}(?:-[a-z]+)+-\d)(?:\/|$)/;
+// the largest legal request: a 20,000-character token, a 2,048-character policy, ten policy ARNs
+const MAX_BODY_BYTES = 64 * 1024;
+
+export class StsEmulator {
+  readonly state: IamState;
+  faults: EmulatorFaults = {};
+  readonly disabledRegions: Set<string>;
+  /** Shifts the emulator's clock, e.g. to make a fresh token look expired. */
+  clockOffsetSeconds = 0;
+  clockSkewSeconds: number;
+  readonly requests: RequestLogEntry[] = [];
+  private readonly server: http.Server;
+  private readonly defaultRegion: string;
+  private readonly extraCaPems: readonly string[];
+  private readonly fetchTimeoutMs: number;
+  private bucket = { tokens: 0, at: 0 };
+  private port = 0;
+
+  private constructor(opts: StsEmulatorOptions) {
+    this.state = IamState.fromConfig(opts.config ?? {});
+    this.defaultRegion = opts.config?.region ?? 'us-east-1';
+    this.disabledRegions = new Set(opts.config?.disabledRegions ?? []);
+    this.clockSkewSeconds = opts.config?.clockSkewSeconds ?? 0;
+    this.extraCaPems = opts.extraCaPems ?? [];
+    this.fetchTimeoutMs = opts.issuerFetchTimeoutMs ?? 5_000;
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  static async start(opts: StsEmulatorOptions = {}): Promise<StsEmulator> {
+    const emulator = new StsEmulator(opts);
+    await new Promise<void>((resolve, reject) => {
+      emulator.server.once('error', reject);
+      emulator.server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+    });
+    emulator.port = (emulator.server.address() as AddressInfo).port;
+    return emulator;
+  }
+
+  /** The endpoint for the default region. */
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  endpointFor(region: string): string {
+    return `${this.endpoint}/${region}`;
+  }
+
+  /** Requests per role ARN and result, e.g. `{ 'arn:…': { Success: 3, AccessDenied: 1 } }`. */
+  counters(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const r of this.requests) {
+      const byResult = (out[r.roleArn ?? '(none)'] ??= {});
+      byResult[r.result] = (byResult[r.result] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  count(filter: { roleArn?: string; result?: string } = {}): number {
+    return this.requests.filter((r) => (filter.roleArn === undefined || r.roleArn === filter.roleArn)
+      && (filter.result === undefined || r.result === filter.result)).length;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private takeThrottleToken(now: number): boolean {
+    const rate = this.faults.throttleRatePerSecond;
+    if (rate === undefined) return true;
+    const elapsed = (now - this.bucket.at) / 1000;
+    this.bucket = { tokens: Math.min(rate, this.bucket.tokens + elapsed * rate), at: now };
+    if (this.bucket.tokens < 1) return false;
+    this.bucket.tokens -= 1;
+    return true;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = Date.now();
+    const requestId = randomUUID();
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const region = REGION_SEGMENT.exec(url.pathname)?.[1] ?? this.defaultRegion;
+    const wantsJson = (req.headers.accept ?? '').includes('application/json');
+
+    let text: string;
+    if (req.method === 'GET') {
+      text = url.search.slice(1);
+    } else if (req.method === 'POST') {
+      const body = await readBody(req, MAX_BODY_BYTES);
+      if (body === undefined) {
+        res.writeHead(413, { 'content-type': 'text/plain' }).end('Request Entity Too Large');
+        return;
+      }
+      const type = req.headers['content-type'] ?? '';
+      // the Query front end redirects form-less POSTs to the IAM console
+      if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+        res.writeHead(302, { location: 'https://aws.amazon.com/iam' }).end();
+        return;
+      }
+      text = body;
+    } else {
+      res.writeHead(405, { allow: 'GET, POST' }).end();
+      return;
+    }
+
+    const query = parseQuery(text);
+    if (query.action === undefined) {
+      res.writeHead(302, { location: 'https://aws.amazon.com/iam' }).end();
+      return;
+    }
+
+    let status = 200;
+    let result = 'Success';
+    let payload: string;
+    try {
+      if (query.version !== API_VERSION) throw stsErrors.invalidAction(query.action, query.version ?? 'NO_VERSION_SPECIFIED');
+      if (query.action !== 'AssumeRoleWithWebIdentity') throw stsErrors.invalidAction(query.action, query.version);
+      if (!this.takeThrottleToken(started)) throw stsErrors.throttling();
+      const outcome = await assumeRoleWithWebIdentity(query.params, {
+        state: this.state,
+        region,
+        disabledRegions: this.disabledRegions,
+        clockSkewSeconds: this.clockSkewSeconds,
+        nowSeconds: Math.floor(started / 1000) + this.clockOffsetSeconds,
+        faults: this.faults,
+        fetchIssuerKeys: (issuer) => fetchIssuerKeys(issuer, { extraCaPems: this.extraCaPems, timeoutMs: this.fetchTimeoutMs }),
+      });
+      payload = wantsJson ? renderSuccessJson(outcome, requestId) : renderSuccessXml(outcome, requestId);
+    } catch (err) {
+      const e = err instanceof StsError ? err : stsErrors.internal();
+      status = e.status;
+      result = e.code;
+      payload = wantsJson ? renderErrorJson(e, requestId) : renderErrorXml(e, requestId);
+    }
+    if (this.faults.latencyMs) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
+    this.requests.push({
+      time: new Date(started).toISOString(), requestId, region, action: query.action,
+      roleArn: query.params.RoleArn, roleSessionName: query.params.RoleSessionName,
+      result, status, latencyMs: Date.now() - started,
+    });
+    res.writeHead(status, {
+      'content-type': wantsJson ? 'application/json' : 'text/xml',
+      'x-amzn-requestid': requestId,
+      'content-length': Buffer.byteLength(payload),
+    }).end(payload);
+  }
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) over = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export { ACTION };
