@@ -79,6 +79,7 @@ async function up(): Promise<number> {
 
 async function serve(binDir: string | undefined): Promise<number> {
   const cp = await startControlPlane(binDir ? { binDir } : {});
+  await mkdir(STATE_DIR, { recursive: true });
   const state: State = { pid: process.pid, kubeconfig: cp.kubeconfigPath, server: cp.server, issuer: cp.issuer, caFile: cp.ca.certFile };
   await writeFile(STATE_FILE, JSON.stringify(state, null, 2));
   console.log(`ready: ${JSON.stringify(state)}`);
