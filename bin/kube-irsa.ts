@@ -4,6 +4,7 @@ import type { Command } from '../shared/cli/command.ts';
 import { VERSION } from '../shared/version.ts';
 
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
+  webhook: { summary: 'Run the mutating admission webhook (drop-in for amazon-eks-pod-identity-webhook)', load: async () => (await import('../webhook/main.ts')).webhookCommand },
   version: { summary: 'Print the version', load: () => Promise.resolve(versionCommand) },
 };
 

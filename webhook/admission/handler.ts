@@ -1,0 +1,76 @@
+// One admission, from decoded request to response, without HTTP: only Pod CREATE is mutated
+// (dry runs included, since the webhook has no side effects); everything else passes untouched.
+// The same function serves the HTTP webhook and `kube-irsa mutate`.
+import type { Logger } from 'pino';
+import type { IdentityDefaults, ServiceAccountIdentity } from '../../shared/identity/annotations.ts';
+import type { IdentityMapping } from '../../shared/identity/config-map.ts';
+import type { ContainerCredentialsConfig } from '../../shared/identity/container-credentials.ts';
+import { resolveIdentity, type ResolvedIdentity } from '../../shared/identity/resolve.ts';
+import { buildPodPatch, type MutationSettings } from '../core/patch.ts';
+import { isObject, type PodLike } from '../core/pod.ts';
+import type { LookupOutcome } from '../service-account-cache.ts';
+import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse } from './review.ts';
+
+export type AdmissionOutcome = 'mutated' | 'unchanged' | 'no-identity' | 'not-a-pod-create' | 'rejected';
+
+export interface AdmissionDeps {
+  readonly serviceAccounts: {
+    get(namespace: string, name: string): Promise<{ identity: ServiceAccountIdentity | undefined; outcome: LookupOutcome }>;
+  };
+  readonly mapping: () => IdentityMapping;
+  readonly containerCredentials: () => ContainerCredentialsConfig;
+  readonly defaults: IdentityDefaults;
+  readonly settings: MutationSettings;
+}
+
+export interface AdmissionResult {
+  readonly response: AdmissionResponse;
+  readonly outcome: AdmissionOutcome;
+  readonly identity: ResolvedIdentity | undefined;
+  readonly lookup: LookupOutcome | undefined;
+  readonly serviceAccount: string | undefined;
+}
+
+function isPodCreate(req: AdmissionRequest): boolean {
+  return req.operation === 'CREATE' && req.kind?.kind === 'Pod' && (req.kind.group ?? '') === '' && (req.subResource ?? '') === '';
+}
+
+export async function admit(req: AdmissionRequest, deps: AdmissionDeps): Promise<AdmissionResult> {
+  const base = { identity: undefined, lookup: undefined, serviceAccount: undefined };
+  if (!isPodCreate(req)) return { ...base, response: allowed(req.uid), outcome: 'not-a-pod-create' };
+  if (!isObject(req.object)) {
+    const got = req.object === null || req.object === undefined ? 'nothing' : Array.isArray(req.object) ? 'an array' : `a ${typeof req.object}`;
+    return { ...base, response: denied(req.uid, `cannot read request.object as a Pod: expected an object, got ${got}`), outcome: 'rejected' };
+  }
+  const pod = req.object as PodLike;
+  const spec = pod.spec;
+  if (spec !== undefined && spec !== null && !isObject(spec)) {
+    return { ...base, response: denied(req.uid, 'cannot read request.object as a Pod: spec is not an object'), outcome: 'rejected' };
+  }
+  // the namespace of the request is authoritative (the object may not carry one yet)
+  const namespace = req.namespace ?? (typeof pod.metadata?.namespace === 'string' ? pod.metadata.namespace : '');
+  const saName = typeof spec?.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : 'default';
+  const serviceAccount = `${namespace}/${saName}`;
+  const sa = await deps.serviceAccounts.get(namespace, saName);
+  const identity = resolveIdentity({
+    namespace, serviceAccountName: saName, serviceAccount: sa.identity,
+    mapping: deps.mapping(), containerCredentials: deps.containerCredentials(), defaults: deps.defaults,
+  });
+  if (!identity) return { response: allowed(req.uid), outcome: 'no-identity', identity, lookup: sa.outcome, serviceAccount };
+  const result = buildPodPatch({ pod, identity, ...(req.name !== undefined ? { requestName: req.name } : {}), requestUid: req.uid }, deps.settings);
+  if (result.patch.length === 0) {
+    return { response: allowed(req.uid, result.warnings), outcome: 'unchanged', identity, lookup: sa.outcome, serviceAccount };
+  }
+  return { response: patched(req.uid, result.patch, result.warnings), outcome: 'mutated', identity, lookup: sa.outcome, serviceAccount };
+}
+
+/** Fields for the per-request log line; never the object itself. */
+export function requestLogFields(req: AdmissionRequest): Record<string, unknown> {
+  const meta = isObject(req.object) ? (req.object as PodLike).metadata : undefined;
+  return {
+    uid: req.uid, namespace: req.namespace, operation: req.operation, kind: req.kind?.kind, dryRun: req.dryRun,
+    pod: req.name || (typeof meta?.name === 'string' ? meta.name : undefined) || (typeof meta?.generateName === 'string' ? `${meta.generateName}*` : undefined),
+  };
+}
+
+export type { Logger };

@@ -1,0 +1,105 @@
+// AdmissionReview in and out (admission.k8s.io/v1 and v1beta1 share the JSON shape): decoding that
+// never throws, and one function that completes every answer, so no path can forget the uid or
+// the echoed apiVersion/kind. Error answers keep the reference's shape: allowed=false and a
+// status message, HTTP 200.
+
+export interface GroupVersionKind {
+  readonly group?: string;
+  readonly version?: string;
+  readonly kind?: string;
+}
+
+export interface AdmissionRequest {
+  readonly uid: string;
+  readonly kind?: GroupVersionKind;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly operation?: string;
+  readonly subResource?: string;
+  readonly dryRun?: boolean;
+  readonly object?: unknown;
+}
+
+export interface TypeMeta {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+}
+
+export type DecodedReview =
+  | { readonly ok: true; readonly typeMeta: TypeMeta; readonly request: AdmissionRequest }
+  | { readonly ok: false; readonly typeMeta: TypeMeta; readonly uid: string; readonly message: string };
+
+export interface AdmissionResponse {
+  readonly uid: string;
+  readonly allowed: boolean;
+  readonly status?: { readonly metadata: Record<string, never>; readonly message: string; readonly code?: number };
+  readonly patch?: string;
+  readonly patchType?: 'JSONPatch';
+  readonly warnings?: readonly string[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function typeMetaOf(doc: Record<string, unknown>): TypeMeta {
+  return {
+    ...(typeof doc.apiVersion === 'string' ? { apiVersion: doc.apiVersion } : {}),
+    ...(typeof doc.kind === 'string' ? { kind: doc.kind } : {}),
+  };
+}
+
+export const KNOWN_REVIEW_VERSIONS: readonly string[] = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'];
+
+export function decodeReview(body: string): DecodedReview {
+  // the reference answers an empty body and a review without request alike
+  if (body.trim() === '') return { ok: false, typeMeta: {}, uid: '', message: 'bad content' };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch (err) {
+    return { ok: false, typeMeta: {}, uid: '', message: `couldn't get version/kind; json parse error: ${(err as Error).message}` };
+  }
+  if (!isObject(doc)) return { ok: false, typeMeta: {}, uid: '', message: 'bad content: an AdmissionReview must be a JSON object' };
+  const typeMeta = typeMetaOf(doc);
+  if (typeMeta.apiVersion !== undefined && !KNOWN_REVIEW_VERSIONS.includes(typeMeta.apiVersion)) {
+    return { ok: false, typeMeta, uid: '', message: `unsupported AdmissionReview apiVersion ${typeMeta.apiVersion} (kube-irsa speaks ${KNOWN_REVIEW_VERSIONS.join(' and ')})` };
+  }
+  const request = doc.request;
+  if (!isObject(request)) return { ok: false, typeMeta, uid: '', message: 'bad content' };
+  const uid = typeof request.uid === 'string' ? request.uid : '';
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const kind = isObject(request.kind) ? { group: str(request.kind.group), version: str(request.kind.version), kind: str(request.kind.kind) } : undefined;
+  return {
+    ok: true,
+    typeMeta,
+    request: {
+      uid,
+      ...(kind ? { kind } : {}),
+      ...(str(request.namespace) !== undefined ? { namespace: str(request.namespace) } : {}),
+      ...(str(request.name) !== undefined ? { name: str(request.name) } : {}),
+      ...(str(request.operation) !== undefined ? { operation: str(request.operation) } : {}),
+      ...(str(request.subResource) !== undefined ? { subResource: str(request.subResource) } : {}),
+      dryRun: request.dryRun === true,
+      object: request.object,
+    },
+  };
+}
+
+export const allowed = (uid: string, warnings: readonly string[] = []): AdmissionResponse =>
+  ({ uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) });
+
+export const denied = (uid: string, message: string): AdmissionResponse =>
+  ({ uid, allowed: false, status: { metadata: {}, message } });
+
+export function patched(uid: string, patch: readonly unknown[], warnings: readonly string[] = []): AdmissionResponse {
+  return {
+    uid, allowed: true,
+    patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
+    patchType: 'JSONPatch',
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
+}
+
+/** The one way an answer is written: echoed apiVersion/kind (each only if the request had it). */
+export function encodeReview(typeMeta: TypeMeta, response: AdmissionResponse): string {
+  return JSON.stringify({ ...(typeMeta.kind ? { kind: typeMeta.kind } : {}), ...(typeMeta.apiVersion ? { apiVersion: typeMeta.apiVersion } : {}), response });
+}

@@ -1,0 +1,169 @@
+// The webhook's flags: every flag of amazon-eks-pod-identity-webhook with its name and default (so
+// manifests carry over unchanged), kube-irsa's own, and the validation that turns them into one
+// frozen WebhookConfig. Where kube-irsa cannot or will not do what a flag asked, it says so.
+import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
+import { clampTokenExpiration, type IdentityDefaults } from '../shared/identity/annotations.ts';
+import { LOG_LEVELS, type LogLevel } from '../shared/logging.ts';
+import type { MutationSettings } from './core/patch.ts';
+import { resolveTlsOptions, type TlsPolicy } from './tls-policy.ts';
+
+const KLOG = 'klog flag of the reference; accepted and ignored (kube-irsa logs JSON, see --log-level)';
+
+export const WEBHOOK_FLAGS = {
+  port: { kind: 'int', default: 443, min: 1, max: 65535, help: 'HTTPS port for /mutate, /healthz and /readyz' },
+  'metrics-port': { kind: 'int', default: 9999, min: 1, max: 65535, help: 'plain-HTTP port for /metrics' },
+  'bind-address': { kind: 'string', default: '', help: 'address to listen on (default: all interfaces)' },
+  kubeconfig: { kind: 'string', default: '', help: 'kubeconfig file (default: in-cluster configuration)' },
+  'kube-api': { kind: 'string', default: '', help: 'API server URL, overriding the kubeconfig' },
+  'tls-cert': { kind: 'string', default: '/etc/webhook/certs/tls.crt', help: 'serving certificate (PEM); reloaded when it changes' },
+  'tls-key': { kind: 'string', default: '/etc/webhook/certs/tls.key', help: 'serving key (PEM); reloaded when it changes' },
+  'tls-min-version': { kind: 'string', default: '', help: 'minimum TLS version: 1.0, 1.1, 1.2, 1.3 or VersionTLS1x (default 1.2)' },
+  'tls-cipher-suites': { kind: 'list', default: [], help: 'comma-separated Go/IANA cipher suite names (default: Node\'s)' },
+  'annotation-prefix': { kind: 'string', default: 'eks.amazonaws.com', help: 'prefix of the ServiceAccount and Pod annotations' },
+  'token-audience': { kind: 'string', default: 'sts.amazonaws.com', help: 'default audience of the projected token' },
+  'token-mount-path': { kind: 'string', default: '/var/run/secrets/eks.amazonaws.com/serviceaccount', help: 'where the token volume is mounted' },
+  'token-expiration': { kind: 'int', default: 86_400, help: 'default token expiration in seconds (at least 600)' },
+  'aws-default-region': { kind: 'string', default: '', help: 'inject AWS_DEFAULT_REGION and AWS_REGION with this region' },
+  'sts-regional-endpoint': { kind: 'bool', default: false, help: 'inject AWS_STS_REGIONAL_ENDPOINTS=regional unless the ServiceAccount says otherwise' },
+  'watch-config-map': { kind: 'bool', default: false, help: 'read ServiceAccount-to-role mappings from the pod-identity-webhook ConfigMap in --namespace' },
+  namespace: { kind: 'string', default: 'eks', help: 'namespace of the pod-identity-webhook ConfigMap' },
+  'watch-container-credentials-config': { kind: 'string', default: '', metavar: 'file', help: 'EKS Pod Identity association file; enables container-credentials mode' },
+  'container-credentials-audience': { kind: 'string', default: 'pods.eks.amazonaws.com', help: 'token audience in container-credentials mode' },
+  'container-credentials-token-mount-path': { kind: 'string', default: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount', help: 'mount path in container-credentials mode' },
+  'container-credentials-token-volume-name': { kind: 'string', default: 'eks-pod-identity-token', help: 'volume name in container-credentials mode' },
+  'container-credentials-token-path': { kind: 'string', default: 'eks-pod-identity-token', help: 'token file name in container-credentials mode' },
+  'container-credentials-full-uri': { kind: 'string', default: 'http://169.254.170.23/v1/credentials', help: 'AWS_CONTAINER_CREDENTIALS_FULL_URI in container-credentials mode' },
+  'service-account-lookup-grace-period': { kind: 'duration', default: 2_000, help: 'how long a pod whose ServiceAccount is not cached yet may wait for a live lookup (reference default: 0, which races)' },
+  'compose-role-arn': { kind: 'bool', default: false, help: 'accept a role name or path instead of an ARN; needs --aws-account-id' },
+  'aws-account-id': { kind: 'string', default: '', help: 'account for --compose-role-arn (the reference asks EC2 instance metadata, which most clusters do not have)' },
+  'aws-partition': { kind: 'string', default: 'aws', choices: ['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc'], help: 'partition for --compose-role-arn' },
+  'inject-role-session-name': { kind: 'bool', default: false, help: 'inject AWS_ROLE_SESSION_NAME from the pod name (per ServiceAccount: <prefix>/role-session-name)' },
+  'log-level': { kind: 'string', default: 'info', choices: LOG_LEVELS, help: 'log level' },
+  'shutdown-grace-period': { kind: 'duration', default: 10_000, help: 'on SIGTERM, how long in-flight admissions may take to finish' },
+  // accepted for drop-in compatibility
+  'in-cluster': { kind: 'bool', default: true, compat: true, help: 'the reference obtains its certificate through a CSR with a signer that no longer exists; kube-irsa always serves --tls-cert/--tls-key' },
+  'service-name': { kind: 'string', default: 'pod-identity-webhook', compat: true, help: 'used only by the reference\'s CSR flow; ignored' },
+  'tls-secret': { kind: 'string', default: 'pod-identity-webhook', compat: true, help: 'used only by the reference\'s CSR flow; ignored' },
+  'resync-period': { kind: 'duration', default: 60_000, compat: true, help: 'accepted; watches resume from their resourceVersion, so nothing is re-listed' },
+  'enable-debugging-handlers': { kind: 'bool', default: false, compat: true, help: 'serves /debug/alpha/cache on the metrics port' },
+  version: { kind: 'bool', default: false, compat: true, help: 'print the version and exit' },
+  v: { kind: 'int', default: 0, compat: true, help: KLOG },
+  logtostderr: { kind: 'bool', default: true, compat: true, help: KLOG },
+  alsologtostderr: { kind: 'bool', default: false, compat: true, help: KLOG },
+  log_dir: { kind: 'string', default: '', compat: true, help: KLOG },
+  log_file: { kind: 'string', default: '', compat: true, help: KLOG },
+  log_file_max_size: { kind: 'int', default: 1800, compat: true, help: KLOG },
+  skip_headers: { kind: 'bool', default: false, compat: true, help: KLOG },
+  skip_log_headers: { kind: 'bool', default: false, compat: true, help: KLOG },
+  stderrthreshold: { kind: 'string', default: '2', compat: true, help: KLOG },
+  vmodule: { kind: 'string', default: '', compat: true, help: KLOG },
+  log_backtrace_at: { kind: 'string', default: '', compat: true, help: KLOG },
+  add_dir_header: { kind: 'bool', default: false, compat: true, help: KLOG },
+  one_output: { kind: 'bool', default: false, compat: true, help: KLOG },
+  legacy_stderr_threshold_behavior: { kind: 'bool', default: true, compat: true, help: KLOG },
+} as const satisfies FlagSpecs;
+
+export type WebhookFlagValues = FlagValues<typeof WEBHOOK_FLAGS>;
+
+export interface WebhookConfig {
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly bindAddress: string;
+  readonly kubeconfig: string;
+  readonly kubeApi: string;
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  readonly tls: TlsPolicy;
+  readonly identity: IdentityDefaults;
+  readonly mutation: Omit<MutationSettings, 'random'>;
+  readonly watchConfigMap: boolean;
+  readonly configMapNamespace: string;
+  readonly containerCredentialsFile: string;
+  readonly lookupGracePeriodMs: number;
+  readonly shutdownGracePeriodMs: number;
+  readonly debugHandlers: boolean;
+  readonly logLevel: LogLevel;
+}
+
+export interface ConfigResult {
+  readonly config: WebhookConfig;
+  /** Things kube-irsa does differently from what a flag asked, said once at start. */
+  readonly notices: readonly string[];
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export function buildWebhookConfig(v: WebhookFlagValues, given: ReadonlySet<string>, opts: { requireApiServer: boolean } = { requireApiServer: true }): ConfigResult {
+  const problems: string[] = [];
+  const notices: string[] = [];
+  if (given.has('in-cluster') && v['in-cluster']) {
+    notices.push('--in-cluster=true: the reference\'s CSR certificate flow uses the kubernetes.io/legacy-unknown signer, which certificates/v1 removed; kube-irsa serves --tls-cert/--tls-key (cert-manager, the Helm chart or an existing Secret provide them)');
+  }
+  const klogGiven = [...given].filter((f) => (WEBHOOK_FLAGS as FlagSpecs)[f]?.help === KLOG);
+  if (klogGiven.length > 0) notices.push(`klog flags are accepted and ignored (${klogGiven.map((f) => `--${f}`).join(', ')}); use --log-level`);
+
+  const tls = resolveTlsOptions(v['tls-min-version'], v['tls-cipher-suites']);
+  problems.push(...tls.problems);
+
+  if (v['token-expiration'] < 600) notices.push(`--token-expiration=${v['token-expiration']} is below 600; using 600`);
+  const tokenExpirationSeconds = clampTokenExpiration(v['token-expiration'], '--token-expiration', []);
+  if (v['annotation-prefix'] === '' || /\s|\//.test(v['annotation-prefix'])) problems.push(`--annotation-prefix "${v['annotation-prefix']}" must be a DNS subdomain such as eks.amazonaws.com`);
+  if (v['token-audience'] === '') problems.push('--token-audience must not be empty');
+  for (const f of ['token-mount-path', 'container-credentials-token-mount-path'] as const) {
+    if (!v[f].startsWith('/')) problems.push(`--${f} "${v[f]}" must be an absolute path`);
+  }
+  if (v['aws-default-region'] !== '' && !/^[a-z0-9-]+$/.test(v['aws-default-region'])) problems.push(`--aws-default-region "${v['aws-default-region']}" is not a region name`);
+  if (v['compose-role-arn'] && !/^\d{12}$/.test(v['aws-account-id'])) {
+    problems.push('--compose-role-arn needs --aws-account-id=<12-digit account> (kube-irsa does not read EC2 instance metadata)');
+  }
+  if (opts.requireApiServer && v.kubeconfig === '' && v['kube-api'] === '' && !process.env.KUBERNETES_SERVICE_HOST) {
+    problems.push('no Kubernetes API server: pass --kubeconfig (or --kube-api), or run inside a cluster');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const config: WebhookConfig = {
+    port: v.port,
+    metricsPort: v['metrics-port'],
+    bindAddress: v['bind-address'],
+    kubeconfig: v.kubeconfig,
+    kubeApi: v['kube-api'],
+    tlsCertFile: v['tls-cert'],
+    tlsKeyFile: v['tls-key'],
+    tls: tls.policy,
+    identity: {
+      annotationPrefix: v['annotation-prefix'],
+      audience: v['token-audience'],
+      stsRegionalEndpoints: v['sts-regional-endpoint'],
+      tokenExpirationSeconds,
+      injectRoleSessionName: v['inject-role-session-name'],
+      ...(v['compose-role-arn'] ? { composeRoleArn: { partition: v['aws-partition'], accountId: v['aws-account-id'] } } : {}),
+    },
+    mutation: {
+      annotationPrefix: v['annotation-prefix'],
+      region: v['aws-default-region'],
+      webIdentity: { volumeName: 'aws-iam-token', tokenPath: 'token', mountPath: v['token-mount-path'] },
+      containerCredentials: {
+        volumeName: v['container-credentials-token-volume-name'],
+        tokenPath: v['container-credentials-token-path'],
+        mountPath: v['container-credentials-token-mount-path'],
+        audience: v['container-credentials-audience'],
+        fullUri: v['container-credentials-full-uri'],
+      },
+    },
+    watchConfigMap: v['watch-config-map'],
+    configMapNamespace: v.namespace,
+    containerCredentialsFile: v['watch-container-credentials-config'],
+    lookupGracePeriodMs: v['service-account-lookup-grace-period'],
+    shutdownGracePeriodMs: v['shutdown-grace-period'],
+    debugHandlers: v['enable-debugging-handlers'],
+    logLevel: v['log-level'] as LogLevel,
+  };
+  return { config: Object.freeze(config), notices };
+}

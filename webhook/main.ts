@@ -1,0 +1,164 @@
+// `kube-irsa webhook`: wiring only. Flags → config; certificate, API client, caches and sources;
+// the HTTPS admission server and the metrics server; SIGTERM drains in-flight admissions first.
+import { CoreV1Api } from '@kubernetes/client-node';
+import { parseCommandLine, type Command } from '../shared/cli/command.ts';
+import { loadKubeConfig } from '../shared/kube/client.ts';
+import { createReflector, type Reflector } from '../shared/kube/reflector.ts';
+import { MAPPING_CONFIG_MAP_NAME } from '../shared/identity/config-map.ts';
+import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
+import { createLogger, type Logger } from '../shared/logging.ts';
+import { createRegistry } from '../shared/metrics.ts';
+import { VERSION } from '../shared/version.ts';
+import { CertificateStore } from './certificate-store.ts';
+import { buildWebhookConfig, ConfigError, WEBHOOK_FLAGS, type WebhookConfig } from './config.ts';
+import { ContainerCredentialsSource, MappingSource } from './identity-sources.ts';
+import { createWebhookMetrics } from './metrics.ts';
+import { buildAdmissionApp, buildMetricsApp } from './server.ts';
+import { ServiceAccountCache } from './service-account-cache.ts';
+
+export interface RunningWebhook {
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly serviceAccounts: ServiceAccountCache;
+  isReady(): boolean;
+  /** Stops accepting, lets in-flight admissions finish (up to the grace period), then stops. */
+  stop(): Promise<void>;
+}
+
+export async function startWebhook(config: WebhookConfig, logger: Logger, random: () => number = Math.random): Promise<RunningWebhook> {
+  const certificates = new CertificateStore({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, policy: config.tls, logger });
+  const serving = await certificates.load();
+  const kubeConfig = loadKubeConfig({ kubeconfig: config.kubeconfig || undefined, kubeApi: config.kubeApi || undefined });
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const registry = createRegistry('webhook');
+  const metrics = createWebhookMetrics(registry);
+  metrics.setCertificateExpiry(serving.notAfter);
+
+  const serviceAccounts = new ServiceAccountCache({
+    defaults: config.identity, core, gracePeriodMs: config.lookupGracePeriodMs, logger,
+    onLookup: (o) => metrics.observeLookup(o), onSizeChange: (n) => metrics.setCacheSize(n),
+  });
+  const reflectors: Reflector[] = [];
+  const saReflector = createReflector({
+    kubeConfig, resource: 'serviceaccounts', watchPath: '/api/v1/serviceaccounts', logger,
+    list: (o) => core.listServiceAccountForAllNamespaces(o),
+    transform: serviceAccounts.transform, handlers: serviceAccounts,
+  });
+  reflectors.push(saReflector);
+
+  const mapping = new MappingSource({ defaults: config.identity, logger, onEvent: (r) => metrics.observeReload('config-map', r) });
+  let cmReflector: Reflector | undefined;
+  if (config.watchConfigMap) {
+    const fieldSelector = `metadata.name=${MAPPING_CONFIG_MAP_NAME}`;
+    cmReflector = createReflector({
+      kubeConfig, resource: 'configmaps', watchPath: `/api/v1/namespaces/${config.configMapNamespace}/configmaps`, fieldSelector, logger,
+      list: (o) => core.listNamespacedConfigMap({ namespace: config.configMapNamespace, fieldSelector, ...o }),
+      transform: mapping.transform, handlers: mapping,
+    });
+    reflectors.push(cmReflector);
+  }
+  const containerCredentials = config.containerCredentialsFile
+    ? new ContainerCredentialsSource({ file: config.containerCredentialsFile, logger, onEvent: (r) => metrics.observeReload('container-credentials', r) })
+    : undefined;
+  await containerCredentials?.start();
+
+  let draining = false;
+  const admission = buildAdmissionApp({
+    https: { cert: serving.cert, key: serving.key, minVersion: config.tls.minVersion, ...(config.tls.ciphers ? { ciphers: config.tls.ciphers } : {}) },
+    logger, metrics,
+    deps: {
+      serviceAccounts, defaults: config.identity,
+      mapping: () => mapping.current,
+      containerCredentials: () => containerCredentials?.current ?? ContainerCredentialsConfig.empty,
+      settings: { ...config.mutation, random },
+    },
+    readiness: () => {
+      if (draining) return 'shutting down';
+      if (!saReflector.synced) return 'ServiceAccount cache not synced';
+      if (cmReflector && !cmReflector.synced) return 'mapping ConfigMap not synced';
+      return undefined;
+    },
+  });
+  const metricsApp = buildMetricsApp({
+    registry, logger,
+    ...(config.debugHandlers ? { debugCache: () => ({ serviceAccounts: serviceAccounts.size, mappingEntries: mapping.current.size }) } : {}),
+  });
+  certificates.watchForChanges((c) => {
+    admission.server.setSecureContext({ cert: c.cert, key: c.key, minVersion: config.tls.minVersion, ...(config.tls.ciphers ? { ciphers: config.tls.ciphers } : {}) });
+    metrics.setCertificateExpiry(c.notAfter);
+    metrics.observeReload('certificate', 'loaded');
+  }, () => metrics.observeReload('certificate', 'rejected'));
+
+  const host = config.bindAddress || undefined;
+  await admission.listen({ port: config.port, ...(host ? { host } : { host: '::' }) });
+  await metricsApp.listen({ port: config.metricsPort, ...(host ? { host } : { host: '::' }) });
+  const port = (admission.server.address() as { port: number }).port;
+  const metricsPort = (metricsApp.server.address() as { port: number }).port;
+  logger.info({ version: VERSION, port, metricsPort, watchConfigMap: config.watchConfigMap, containerCredentials: Boolean(containerCredentials) }, 'webhook listening');
+
+  // the caches fill in the background; /readyz turns true once they are synced
+  void Promise.all(reflectors.map((r) => r.start())).then(() => logger.info({ serviceAccounts: serviceAccounts.size }, 'caches synced'));
+
+  return {
+    port, metricsPort, serviceAccounts,
+    isReady: () => !draining && saReflector.synced && (!cmReflector || cmReflector.synced),
+    async stop() {
+      draining = true;
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGracePeriodMs).unref());
+      await Promise.race([admission.close(), grace]);
+      admission.server.closeAllConnections();
+      await metricsApp.close();
+      for (const r of reflectors) r.stop();
+      certificates.close();
+      containerCredentials?.close();
+      logger.info('webhook stopped');
+    },
+  };
+}
+
+export const webhookCommand: Command = {
+  name: 'webhook',
+  summary: 'Run the mutating admission webhook (drop-in for amazon-eks-pod-identity-webhook)',
+  async run(argv) {
+    const parsed = parseCommandLine({
+      name: 'webhook', usage: 'webhook [flags]',
+      description: 'Mutating admission webhook that injects AWS web-identity (IRSA) or container-credentials settings into pods.\nAccepts every flag of amazon-eks-pod-identity-webhook.',
+    }, WEBHOOK_FLAGS, argv);
+    if (typeof parsed === 'number') return parsed;
+    if (parsed.values.version) {
+      process.stdout.write(`kube-irsa ${VERSION}\n`);
+      return 0;
+    }
+    if (parsed.positionals.length > 0) {
+      process.stderr.write(`kube-irsa webhook: unexpected argument "${parsed.positionals[0] ?? ''}"\n`);
+      return 1;
+    }
+    let built;
+    try {
+      built = buildWebhookConfig(parsed.values, parsed.given);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(err.problems.map((p) => `kube-irsa webhook: ${p}\n`).join(''));
+        return 1;
+      }
+      throw err;
+    }
+    const logger = createLogger({ component: 'webhook', level: built.config.logLevel });
+    for (const n of built.notices) logger.warn(n);
+    let running: RunningWebhook;
+    try {
+      running = await startWebhook(built.config, logger);
+    } catch (err) {
+      logger.fatal({ err: (err as Error).message }, 'webhook failed to start');
+      process.stderr.write(`kube-irsa webhook: ${(err as Error).message}\n`);
+      return 1;
+    }
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    logger.info({ signal }, 'shutting down: draining in-flight admissions');
+    await running.stop();
+    return 0;
+  },
+};

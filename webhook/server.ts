@@ -1,0 +1,100 @@
+// The webhook's HTTP surface, as fastify apps that never listen by themselves (main.ts does, tests
+// use inject()): the HTTPS admission app (/mutate, /healthz, /readyz) and the plain-HTTP metrics
+// app (/metrics and, on request, the reference's debug cache dump).
+import Fastify from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { admit, requestLogFields, type AdmissionDeps } from './admission/handler.ts';
+import { decodeReview, denied, encodeReview } from './admission/review.ts';
+import type { WebhookMetrics } from './metrics.ts';
+
+// A Pod is at most ~1.5 MiB (etcd's request limit); an AdmissionReview can carry it twice (object
+// and oldObject) plus envelope. 7 MiB is what controller-runtime allows for the same reason.
+export const MAX_REVIEW_BYTES = 7 * 1024 * 1024;
+const JSON_CONTENT_TYPE = /^application\/json\s*(;.*)?$/i;
+
+export interface Readiness {
+  /** Undefined when ready; otherwise what is missing. */
+  (): string | undefined;
+}
+
+export interface AdmissionAppOptions {
+  readonly https: { readonly cert: string; readonly key: string; readonly minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'; readonly ciphers?: string };
+  readonly deps: AdmissionDeps;
+  readonly metrics: WebhookMetrics;
+  readonly logger: Logger;
+  readonly readiness: Readiness;
+}
+
+export function buildAdmissionApp(opts: AdmissionAppOptions) {
+  const { logger, metrics } = opts;
+  const app = Fastify({
+    https: { ...opts.https },
+    loggerInstance: logger.child({ server: 'admission' }),
+    disableRequestLogging: true,
+    bodyLimit: MAX_REVIEW_BYTES,
+    // the API server gives a webhook at most 30 s; a request still open after that is stuck
+    requestTimeout: 30_000,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+
+  // every body arrives as text: decoding (and its errors) is the AdmissionReview layer's job,
+  // so a malformed review gets a well-formed answer instead of fastify's generic error
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_REVIEW_BYTES }, (_req, body, done) => done(null, body));
+
+  app.addHook('onResponse', (req, reply, done) => {
+    if (req.routeOptions.url === '/mutate') metrics.observeHttp(req.method, '/mutate', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  app.post('/mutate', async (req, reply) => {
+    const started = process.hrtime.bigint();
+    const contentType = req.headers['content-type'] ?? '';
+    if (!JSON_CONTENT_TYPE.test(contentType)) {
+      return reply.code(415).type('text/plain; charset=utf-8').send('Invalid Content-Type, expected `application/json`\n');
+    }
+    const decoded = decodeReview(typeof req.body === 'string' ? req.body : '');
+    reply.type('application/json');
+    if (!decoded.ok) {
+      logger.warn({ reason: decoded.message }, 'malformed AdmissionReview');
+      metrics.observeAdmission('rejected', Number(process.hrtime.bigint() - started) / 1e9, undefined, 0);
+      return encodeReview(decoded.typeMeta, denied(decoded.uid, decoded.message));
+    }
+    const log = logger.child(requestLogFields(decoded.request));
+    const result = await admit(decoded.request, opts.deps);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.observeAdmission(result.outcome, seconds, result.identity?.mode, result.response.warnings?.length ?? 0);
+    if (result.outcome === 'mutated') {
+      log.info({ serviceAccount: result.serviceAccount, mode: result.identity?.mode, roleArn: result.identity?.mode === 'web-identity' ? result.identity.roleArn : undefined, source: result.identity?.source, warnings: result.response.warnings }, 'pod mutated');
+    } else if (result.outcome === 'rejected') {
+      log.warn({ reason: result.response.status?.message }, 'admission request rejected');
+    } else {
+      log.debug({ outcome: result.outcome, serviceAccount: result.serviceAccount, lookup: result.lookup }, 'pod not mutated');
+    }
+    return encodeReview(decoded.typeMeta, result.response);
+  });
+
+  app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));
+  app.get('/readyz', async (_req, reply) => {
+    const missing = opts.readiness();
+    return missing === undefined ? reply.type('text/plain').send('ok') : reply.code(503).type('text/plain').send(`not ready: ${missing}\n`);
+  });
+  return app;
+}
+
+export interface MetricsAppOptions {
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** The reference's /debug/alpha/cache, when --enable-debugging-handlers is set. */
+  readonly debugCache?: () => unknown;
+}
+
+export function buildMetricsApp(opts: MetricsAppOptions) {
+  const app = Fastify({ loggerInstance: opts.logger.child({ server: 'metrics' }), disableRequestLogging: true, forceCloseConnections: true });
+  app.get('/metrics', async (_req, reply) => reply.type(opts.registry.contentType).send(await opts.registry.metrics()));
+  const debugCache = opts.debugCache;
+  if (debugCache) app.get('/debug/alpha/cache', async (_req, reply) => reply.type('application/json').send(JSON.stringify(debugCache(), null, 1)));
+  return app;
+}

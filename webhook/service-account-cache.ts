@@ -1,0 +1,122 @@
+// ServiceAccounts, parsed once when they arrive (not per admission), keyed `namespace/name`. A
+// ServiceAccount missing from the cache (created just before its pod, or a watch lagging) is looked
+// up live, bounded by the grace period, and concurrent admissions share one lookup.
+import type { CoreV1Api, V1ServiceAccount } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { annotationsUnderPrefix, parseServiceAccountAnnotations, type IdentityDefaults, type ServiceAccountIdentity } from '../shared/identity/annotations.ts';
+import { describeKubeError, statusOf } from '../shared/kube/client.ts';
+import type { ReflectorHandlers } from '../shared/kube/reflector.ts';
+
+export type LookupOutcome = 'hit' | 'live-found' | 'live-not-found' | 'live-error' | 'live-timeout' | 'miss';
+
+export interface ServiceAccountLookupResult {
+  /** Undefined when the ServiceAccount could not be found (or not in time). */
+  readonly identity: ServiceAccountIdentity | undefined;
+  readonly outcome: LookupOutcome;
+}
+
+export interface ServiceAccountCacheOptions {
+  readonly defaults: IdentityDefaults;
+  /** For live lookups; undefined disables them. */
+  readonly core: CoreV1Api | undefined;
+  readonly gracePeriodMs: number;
+  readonly logger: Logger;
+  readonly onLookup?: (outcome: LookupOutcome) => void;
+  readonly onSizeChange?: (size: number) => void;
+}
+
+/** The fields the cache keeps of a ServiceAccount: its annotations under the prefix, nothing else. */
+export type CompactServiceAccount = Readonly<Record<string, string>> | undefined;
+
+export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIdentity> {
+  private readonly entries = new Map<string, ServiceAccountIdentity>();
+  private readonly inflight = new Map<string, Promise<ServiceAccountIdentity | undefined>>();
+  private readonly opts: ServiceAccountCacheOptions;
+  /** Shared by every ServiceAccount without prefixed annotations: most of a large cluster. */
+  private readonly plain: ServiceAccountIdentity;
+
+  constructor(opts: ServiceAccountCacheOptions) {
+    this.opts = opts;
+    this.plain = parseServiceAccountAnnotations(undefined, opts.defaults);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The reflector's transform: keep only what identity resolution reads. */
+  readonly transform = (sa: V1ServiceAccount): ServiceAccountIdentity => this.parse(sa);
+
+  parse(sa: V1ServiceAccount): ServiceAccountIdentity {
+    const annotations = annotationsUnderPrefix(sa.metadata?.annotations, this.opts.defaults.annotationPrefix);
+    if (!annotations) return this.plain;
+    return parseServiceAccountAnnotations(annotations, this.opts.defaults, `ServiceAccount ${sa.metadata?.namespace ?? ''}/${sa.metadata?.name ?? ''}`);
+  }
+
+  replace(entries: ReadonlyMap<string, ServiceAccountIdentity>): void {
+    this.entries.clear();
+    for (const [k, v] of entries) this.entries.set(k, v);
+    this.opts.onSizeChange?.(this.entries.size);
+  }
+
+  upsert(key: string, value: ServiceAccountIdentity): void {
+    this.entries.set(key, value);
+    this.opts.onSizeChange?.(this.entries.size);
+  }
+
+  remove(key: string): void {
+    this.entries.delete(key);
+    this.opts.onSizeChange?.(this.entries.size);
+  }
+
+  /** The cached entry only, no lookup (for the debug endpoint and tests). */
+  peek(namespace: string, name: string): ServiceAccountIdentity | undefined {
+    return this.entries.get(`${namespace}/${name}`);
+  }
+
+  async get(namespace: string, name: string): Promise<ServiceAccountLookupResult> {
+    const key = `${namespace}/${name}`;
+    const cached = this.entries.get(key);
+    if (cached) return this.report({ identity: cached, outcome: 'hit' });
+    const core = this.opts.core;
+    if (!core || this.opts.gracePeriodMs <= 0 || name === '') return this.report({ identity: undefined, outcome: 'miss' });
+
+    let lookup = this.inflight.get(key);
+    let outcome: LookupOutcome = 'live-found';
+    if (!lookup) {
+      lookup = core.readNamespacedServiceAccount({ namespace, name }).then(
+        (sa) => {
+          const identity = this.parse(sa);
+          // the watch may have delivered it meanwhile; either is current enough
+          if (!this.entries.has(key)) this.upsert(key, identity);
+          return identity;
+        },
+        (err: unknown) => {
+          if (statusOf(err) === 404) return undefined;
+          this.opts.logger.warn({ serviceAccount: key, err: describeKubeError(err) }, 'live ServiceAccount lookup failed');
+          throw err;
+        },
+      ).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, lookup);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.opts.gracePeriodMs);
+    });
+    try {
+      const result = await Promise.race([lookup, timeout]);
+      if (result === 'timeout') return this.report({ identity: undefined, outcome: 'live-timeout' });
+      if (result === undefined) outcome = 'live-not-found';
+      return this.report({ identity: result, outcome });
+    } catch {
+      return this.report({ identity: undefined, outcome: 'live-error' });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private report(r: ServiceAccountLookupResult): ServiceAccountLookupResult {
+    this.opts.onLookup?.(r.outcome);
+    return r;
+  }
+}
