@@ -10,8 +10,8 @@ import { resolveTlsOptions, type TlsPolicy } from './tls-policy.ts';
 const KLOG = 'klog flag of the reference; accepted and ignored (kube-irsa logs JSON, see --log-level)';
 
 export const WEBHOOK_FLAGS = {
-  port: { kind: 'int', default: 443, min: 1, max: 65535, help: 'HTTPS port for /mutate, /healthz and /readyz' },
-  'metrics-port': { kind: 'int', default: 9999, min: 1, max: 65535, help: 'plain-HTTP port for /metrics' },
+  port: { kind: 'int', default: 443, min: 0, max: 65535, help: 'HTTPS port for /mutate, /healthz and /readyz (0: any free port)' },
+  'metrics-port': { kind: 'int', default: 9999, min: 0, max: 65535, help: 'plain-HTTP port for /metrics (0: any free port)' },
   'bind-address': { kind: 'string', default: '', help: 'address to listen on (default: all interfaces)' },
   kubeconfig: { kind: 'string', default: '', help: 'kubeconfig file (default: in-cluster configuration)' },
   'kube-api': { kind: 'string', default: '', help: 'API server URL, overriding the kubeconfig' },
