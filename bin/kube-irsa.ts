@@ -5,6 +5,7 @@ import { VERSION } from '../shared/version.ts';
 
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
   webhook: { summary: 'Run the mutating admission webhook (drop-in for amazon-eks-pod-identity-webhook)', load: async () => (await import('../webhook/main.ts')).webhookCommand },
+  mutate: { summary: 'Print what the webhook would do to a pod (offline)', load: async () => (await import('../webhook/mutate-command.ts')).mutateCommand },
   version: { summary: 'Print the version', load: () => Promise.resolve(versionCommand) },
 };
 

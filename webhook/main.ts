@@ -105,7 +105,11 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, random
     async stop() {
       draining = true;
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGracePeriodMs).unref());
+      // keep-alive connections go idle as their last admission is answered: close them as they do,
+      // so the process does not wait for clients to hang up
+      const sweeper = setInterval(() => admission.server.closeIdleConnections(), 100);
       await Promise.race([admission.close(), grace]);
+      clearInterval(sweeper);
       admission.server.closeAllConnections();
       await metricsApp.close();
       for (const r of reflectors) r.stop();

@@ -1,0 +1,96 @@
+// `kube-irsa webhook` as a process: start-up errors, notices for reference flags it handles
+// differently, readiness, and SIGTERM draining an admission that is still being received.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import https from 'node:https';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
+import { httpsRequest } from '../cluster/https.ts';
+import { eventually } from '../cluster/kube-helpers.ts';
+import { issueCertificate, type IssuedCertificate } from '../cluster/pki.ts';
+
+const CLI = path.join(import.meta.dirname, '..', '..', 'bin', 'kube-irsa');
+
+describe('kube-irsa webhook process', () => {
+  let cp: ControlPlane;
+  let cert: IssuedCertificate;
+  before(async () => {
+    cp = await startControlPlane();
+    cert = await issueCertificate(cp.ca, cp.dir, { name: 'proc', commonName: '127.0.0.1', ips: ['127.0.0.1'] });
+  });
+  after(async () => {
+    await cp?.stop();
+  });
+
+  function start(extra: string[] = []): { child: ChildProcess; logs: () => string; listening: Promise<{ port: number; metricsPort: number }> } {
+    const child = spawn(CLI, ['webhook', '--kubeconfig', cp.kubeconfigPath, '--port=0', '--metrics-port=0', '--bind-address=127.0.0.1',
+      '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let logs = '';
+    child.stderr.on('data', (c: Buffer) => (logs += c.toString()));
+    const listening = eventually(() => {
+      const line = logs.split('\n').find((l) => l.includes('"webhook listening"'));
+      return line ? (JSON.parse(line) as { port: number; metricsPort: number }) : undefined;
+    }, 'the webhook to listen', 20_000);
+    return { child, logs: () => logs, listening };
+  }
+  const exited = (child: ChildProcess) => new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
+
+  test('invalid flag values are refused at start with every problem and exit 1', () => {
+    const r = spawnSync(CLI, ['webhook', '--kubeconfig', cp.kubeconfigPath, '--tls-min-version=1.9', '--tls-cipher-suites=TLS_FAKE', '--token-mount-path=relative', '--compose-role-arn'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /unsupported version 1\.9/);
+    assert.match(r.stderr, /unsupported cipher suite: TLS_FAKE/);
+    assert.match(r.stderr, /--token-mount-path "relative" must be an absolute path/);
+    assert.match(r.stderr, /--compose-role-arn needs --aws-account-id/);
+  });
+
+  test('a missing certificate is a clear start-up error', () => {
+    const r = spawnSync(CLI, ['webhook', '--kubeconfig', cp.kubeconfigPath, '--tls-cert=/nonexistent/tls.crt', '--tls-key=/nonexistent/tls.key', '--port=0'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot read the serving certificate or key: .*\/nonexistent\/tls\.crt/);
+  });
+
+  test('reference flags it handles differently are said once at start; readiness follows the cache', async () => {
+    const w = start(['--in-cluster=true', '--logtostderr', '--v=4']);
+    try {
+      const { port } = await w.listening;
+      assert.match(w.logs(), /--in-cluster=true: the reference's CSR certificate flow/);
+      assert.match(w.logs(), /klog flags are accepted and ignored \(--logtostderr, --v\)/);
+      await eventually(async () => ((await httpsRequest(`https://127.0.0.1:${port}/readyz`, { ca: cp.ca.certPem })).status === 200 ? true : undefined), 'readiness');
+      assert.equal((await httpsRequest(`https://127.0.0.1:${port}/healthz`, { ca: cp.ca.certPem })).body, 'ok');
+    } finally {
+      w.child.kill('SIGTERM');
+      await exited(w.child);
+    }
+  });
+
+  test('SIGTERM lets an admission still being received finish, then exits 0', async () => {
+    const w = start();
+    const { port } = await w.listening;
+    const body = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+      request: { uid: 'drain-1', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'default', operation: 'CREATE', object: { metadata: { name: 'p' }, spec: { containers: [] } } },
+    });
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca: cp.ca.certPem, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 40));
+      // the rest arrives after SIGTERM
+      setTimeout(() => {
+        w.child.kill('SIGTERM');
+        setTimeout(() => req.end(body.slice(40)), 300);
+      }, 300);
+    });
+    const res = await response;
+    assert.equal(res.status, 200);
+    assert.equal((JSON.parse(res.body) as { response: { uid: string; allowed: boolean } }).response.uid, 'drain-1');
+    assert.equal(await exited(w.child), 0);
+    assert.match(w.logs(), /shutting down: draining in-flight admissions/);
+    assert.match(w.logs(), /"webhook stopped"/);
+  });
+});
