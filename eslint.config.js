@@ -26,7 +26,7 @@ export default tseslint.config(
     files: ['shared/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [
-        { group: ['**/agent/**', '**/webhook/**', '**/cli/**', '**/test/**'], message: 'shared/ must not depend on a component.' },
+        { group: ['**/agent/**', '**/webhook/**', '**/test/**'], message: 'shared/ must not depend on a component.' },
       ] }],
     },
   },

@@ -2,7 +2,8 @@
 // manifests carry over unchanged), kube-irsa's own, and the validation that turns them into one
 // frozen WebhookConfig. Where kube-irsa cannot or will not do what a flag asked, it says so.
 import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
-import { clampTokenExpiration, type IdentityDefaults } from '../shared/identity/annotations.ts';
+import type { IdentityDefaults } from '../shared/identity/annotations.ts';
+import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logging.ts';
 import type { MutationSettings } from './core/patch.ts';
 import { resolveTlsOptions, type TlsPolicy } from './tls-policy.ts';
@@ -10,6 +11,7 @@ import { resolveTlsOptions, type TlsPolicy } from './tls-policy.ts';
 const KLOG = 'klog flag of the reference; accepted and ignored (kube-irsa logs JSON, see --log-level)';
 
 export const WEBHOOK_FLAGS = {
+  ...IDENTITY_FLAGS,
   port: { kind: 'int', default: 443, min: 0, max: 65535, help: 'HTTPS port for /mutate, /healthz and /readyz (0: any free port)' },
   'metrics-port': { kind: 'int', default: 9999, min: 0, max: 65535, help: 'plain-HTTP port for /metrics (0: any free port)' },
   'bind-address': { kind: 'string', default: '', help: 'address to listen on (default: all interfaces)' },
@@ -19,14 +21,8 @@ export const WEBHOOK_FLAGS = {
   'tls-key': { kind: 'string', default: '/etc/webhook/certs/tls.key', help: 'serving key (PEM); reloaded when it changes' },
   'tls-min-version': { kind: 'string', default: '', help: 'minimum TLS version: 1.0, 1.1, 1.2, 1.3 or VersionTLS1x (default 1.2)' },
   'tls-cipher-suites': { kind: 'list', default: [], help: 'comma-separated Go/IANA cipher suite names (default: Node\'s)' },
-  'annotation-prefix': { kind: 'string', default: 'eks.amazonaws.com', help: 'prefix of the ServiceAccount and Pod annotations' },
-  'token-audience': { kind: 'string', default: 'sts.amazonaws.com', help: 'default audience of the projected token' },
   'token-mount-path': { kind: 'string', default: '/var/run/secrets/eks.amazonaws.com/serviceaccount', help: 'where the token volume is mounted' },
-  'token-expiration': { kind: 'int', default: 86_400, help: 'default token expiration in seconds (at least 600)' },
   'aws-default-region': { kind: 'string', default: '', help: 'inject AWS_DEFAULT_REGION and AWS_REGION with this region' },
-  'sts-regional-endpoint': { kind: 'bool', default: false, help: 'inject AWS_STS_REGIONAL_ENDPOINTS=regional unless the ServiceAccount says otherwise' },
-  'watch-config-map': { kind: 'bool', default: false, help: 'read ServiceAccount-to-role mappings from the pod-identity-webhook ConfigMap in --namespace' },
-  namespace: { kind: 'string', default: 'eks', help: 'namespace of the pod-identity-webhook ConfigMap' },
   'watch-container-credentials-config': { kind: 'string', default: '', metavar: 'file', help: 'EKS Pod Identity association file; enables container-credentials mode' },
   'container-credentials-audience': { kind: 'string', default: 'pods.eks.amazonaws.com', help: 'token audience in container-credentials mode' },
   'container-credentials-token-mount-path': { kind: 'string', default: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount', help: 'mount path in container-credentials mode' },
@@ -34,10 +30,6 @@ export const WEBHOOK_FLAGS = {
   'container-credentials-token-path': { kind: 'string', default: 'eks-pod-identity-token', help: 'token file name in container-credentials mode' },
   'container-credentials-full-uri': { kind: 'string', default: 'http://169.254.170.23/v1/credentials', help: 'AWS_CONTAINER_CREDENTIALS_FULL_URI in container-credentials mode' },
   'service-account-lookup-grace-period': { kind: 'duration', default: 2_000, help: 'how long a pod whose ServiceAccount is not cached yet may wait for a live lookup (reference default: 0, which races)' },
-  'compose-role-arn': { kind: 'bool', default: false, help: 'accept a role name or path instead of an ARN; needs --aws-account-id' },
-  'aws-account-id': { kind: 'string', default: '', help: 'account for --compose-role-arn (the reference asks EC2 instance metadata, which most clusters do not have)' },
-  'aws-partition': { kind: 'string', default: 'aws', choices: ['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc'], help: 'partition for --compose-role-arn' },
-  'inject-role-session-name': { kind: 'bool', default: false, help: 'inject AWS_ROLE_SESSION_NAME from the pod name (per ServiceAccount: <prefix>/role-session-name)' },
   'log-level': { kind: 'string', default: 'info', choices: LOG_LEVELS, help: 'log level' },
   'shutdown-grace-period': { kind: 'duration', default: 10_000, help: 'on SIGTERM, how long in-flight admissions may take to finish' },
   // accepted for drop-in compatibility
@@ -112,17 +104,11 @@ export function buildWebhookConfig(v: WebhookFlagValues, given: ReadonlySet<stri
   const tls = resolveTlsOptions(v['tls-min-version'], v['tls-cipher-suites']);
   problems.push(...tls.problems);
 
-  if (v['token-expiration'] < 600) notices.push(`--token-expiration=${v['token-expiration']} is below 600; using 600`);
-  const tokenExpirationSeconds = clampTokenExpiration(v['token-expiration'], '--token-expiration', []);
-  if (v['annotation-prefix'] === '' || /\s|\//.test(v['annotation-prefix'])) problems.push(`--annotation-prefix "${v['annotation-prefix']}" must be a DNS subdomain such as eks.amazonaws.com`);
-  if (v['token-audience'] === '') problems.push('--token-audience must not be empty');
+  const identity = identityDefaultsFrom(v, problems, notices);
   for (const f of ['token-mount-path', 'container-credentials-token-mount-path'] as const) {
     if (!v[f].startsWith('/')) problems.push(`--${f} "${v[f]}" must be an absolute path`);
   }
   if (v['aws-default-region'] !== '' && !/^[a-z0-9-]+$/.test(v['aws-default-region'])) problems.push(`--aws-default-region "${v['aws-default-region']}" is not a region name`);
-  if (v['compose-role-arn'] && !/^\d{12}$/.test(v['aws-account-id'])) {
-    problems.push('--compose-role-arn needs --aws-account-id=<12-digit account> (kube-irsa does not read EC2 instance metadata)');
-  }
   if (opts.requireApiServer && v.kubeconfig === '' && v['kube-api'] === '' && !process.env.KUBERNETES_SERVICE_HOST) {
     problems.push('no Kubernetes API server: pass --kubeconfig (or --kube-api), or run inside a cluster');
   }
@@ -137,14 +123,7 @@ export function buildWebhookConfig(v: WebhookFlagValues, given: ReadonlySet<stri
     tlsCertFile: v['tls-cert'],
     tlsKeyFile: v['tls-key'],
     tls: tls.policy,
-    identity: {
-      annotationPrefix: v['annotation-prefix'],
-      audience: v['token-audience'],
-      stsRegionalEndpoints: v['sts-regional-endpoint'],
-      tokenExpirationSeconds,
-      injectRoleSessionName: v['inject-role-session-name'],
-      ...(v['compose-role-arn'] ? { composeRoleArn: { partition: v['aws-partition'], accountId: v['aws-account-id'] } } : {}),
-    },
+    identity,
     mutation: {
       annotationPrefix: v['annotation-prefix'],
       region: v['aws-default-region'],
