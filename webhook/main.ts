@@ -11,10 +11,11 @@ import { createRegistry } from '../shared/metrics.ts';
 import { VERSION } from '../shared/version.ts';
 import { CertificateStore } from './certificate-store.ts';
 import { buildWebhookConfig, ConfigError, WEBHOOK_FLAGS, type WebhookConfig } from './config.ts';
-import { ContainerCredentialsSource, MappingSource } from './identity-sources.ts';
+import { ContainerCredentialsSource } from './container-credentials-source.ts';
+import { MappingSource } from '../shared/identity/mapping-source.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import { buildAdmissionApp, buildMetricsApp } from './server.ts';
-import { ServiceAccountCache } from './service-account-cache.ts';
+import { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 
 export interface RunningWebhook {
   readonly port: number;

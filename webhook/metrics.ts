@@ -3,7 +3,7 @@
 // (base units, _total counters, bounded labels) and are created at 0 so alerts see them at once.
 import { Counter, Gauge, Histogram, Summary, type Registry } from 'prom-client';
 import type { AdmissionOutcome } from './admission/handler.ts';
-import type { LookupOutcome } from './service-account-cache.ts';
+import type { LookupOutcome } from '../shared/identity/service-account-cache.ts';
 
 export interface WebhookMetrics {
   readonly registry: Registry;

@@ -11,7 +11,7 @@ import { admit } from './admission/handler.ts';
 import { buildWebhookConfig, ConfigError, WEBHOOK_FLAGS } from './config.ts';
 import { applyAddPatch } from './core/apply-patch.ts';
 import type { JsonPatchOperation } from './core/patch.ts';
-import { ServiceAccountCache } from './service-account-cache.ts';
+import { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 
 const MUTATE_FLAGS = {
   pod: { kind: 'string', default: '', metavar: 'file|-', help: 'the pod (YAML or JSON; several documents allowed; - reads standard input)' },

@@ -8,7 +8,7 @@ import type { ContainerCredentialsConfig } from '../../shared/identity/container
 import { resolveIdentity, type ResolvedIdentity } from '../../shared/identity/resolve.ts';
 import { buildPodPatch, type MutationSettings } from '../core/patch.ts';
 import { isObject, type PodLike } from '../core/pod.ts';
-import type { LookupOutcome } from '../service-account-cache.ts';
+import type { LookupOutcome } from '../../shared/identity/service-account-cache.ts';
 import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse } from './review.ts';
 
 export type AdmissionOutcome = 'mutated' | 'unchanged' | 'no-identity' | 'not-a-pod-create' | 'rejected';

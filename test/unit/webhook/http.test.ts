@@ -13,7 +13,7 @@ import { IdentityMapping } from '../../../shared/identity/config-map.ts';
 import { ContainerCredentialsConfig } from '../../../shared/identity/container-credentials.ts';
 import { createWebhookMetrics } from '../../../webhook/metrics.ts';
 import { buildAdmissionApp, MAX_REVIEW_BYTES } from '../../../webhook/server.ts';
-import { ServiceAccountCache } from '../../../webhook/service-account-cache.ts';
+import { ServiceAccountCache } from '../../../shared/identity/service-account-cache.ts';
 
 const VECTORS = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../../../shared/conformance/upstream-webhook/extra/handler_test_vectors.json'), 'utf8')) as {
   serviceAccounts: Array<{ namespace: string; name: string; annotations: Record<string, string> }>;

@@ -3,9 +3,9 @@
 // up live, bounded by the grace period, and concurrent admissions share one lookup.
 import type { CoreV1Api, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { annotationsUnderPrefix, parseServiceAccountAnnotations, type IdentityDefaults, type ServiceAccountIdentity } from '../shared/identity/annotations.ts';
-import { describeKubeError, statusOf } from '../shared/kube/client.ts';
-import type { ReflectorHandlers } from '../shared/kube/reflector.ts';
+import { annotationsUnderPrefix, parseServiceAccountAnnotations, type IdentityDefaults, type ServiceAccountIdentity } from './annotations.ts';
+import { describeKubeError, statusOf } from '../kube/client.ts';
+import type { ReflectorHandlers } from '../kube/reflector.ts';
 
 export type LookupOutcome = 'hit' | 'live-found' | 'live-not-found' | 'live-error' | 'live-timeout' | 'miss';
 

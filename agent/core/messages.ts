@@ -1,0 +1,63 @@
+// Event messages a developer can act on: what failed, for which role, what the token claims (never
+// the token), and the specific fix. No request IDs or times, so repeats aggregate on the server.
+import type { TokenClaims } from '../../shared/oidc/jwt.ts';
+import { REASONS, type Reason } from './reasons.ts';
+import { providerFor } from './verdicts.ts';
+
+export interface MessageInput {
+  readonly reason: Reason;
+  readonly detail: string;
+  readonly roleArn: string | undefined;
+  readonly audience: string | undefined;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly claims: TokenClaims | undefined;
+  /** STS's own code and message, when it answered. */
+  readonly stsError?: { readonly code: string | undefined; readonly message: string };
+}
+
+/** Event notes are limited to 1024 bytes. */
+export const MAX_MESSAGE_BYTES = 1024;
+
+export function truncateBytes(text: string, max = MAX_MESSAGE_BYTES): string {
+  if (Buffer.byteLength(text) <= max) return text;
+  let cut = text;
+  while (Buffer.byteLength(cut) > max - 3) cut = cut.slice(0, -1);
+  return `${cut}...`;
+}
+
+function tokenSummary(claims: TokenClaims | undefined): string {
+  if (!claims) return '';
+  const aud = Array.isArray(claims.aud) ? claims.aud.join(',') : (claims.aud ?? '(none)');
+  return ` Token: iss=${claims.iss ?? '(none)'} aud=${aud} sub=${claims.sub ?? '(none)'}.`;
+}
+
+function specificFix(i: MessageInput): string {
+  const sub = `system:serviceaccount:${i.namespace}:${i.serviceAccount}`;
+  const iss = i.claims?.iss;
+  const provider = iss && i.roleArn ? providerFor(iss, i.roleArn) : undefined;
+  const roleName = i.roleArn?.split('/').pop() ?? 'the role';
+  switch (i.reason) {
+    case 'TrustPolicyDenied':
+      return provider
+        ? `Fix: the trust policy of role ${roleName} must allow Principal.Federated ${provider.arn ?? provider.url} with action sts:AssumeRoleWithWebIdentity and conditions "${provider.url}:sub" = "${sub}" (StringEquals, or StringLike for wildcards) and "${provider.url}:aud" = "${i.audience ?? 'sts.amazonaws.com'}"; also check that the role exists.`
+        : `Fix: the role's trust policy must allow <provider>:sub = "${sub}".`;
+    case 'OIDCProviderNotFound':
+      return provider ? `Fix: create an IAM OIDC provider with URL ${iss} in the account of ${i.roleArn}, client ID ${i.audience ?? 'sts.amazonaws.com'}.` : REASONS.OIDCProviderNotFound.fix;
+    case 'IncorrectAudience':
+      return provider ? `Fix: add "${i.audience ?? 'sts.amazonaws.com'}" to the client IDs of the IAM OIDC provider ${provider.arn ?? provider.url}.` : REASONS.IncorrectAudience.fix;
+    case 'PodNotMutated':
+      return 'Fix: make sure the kube-irsa webhook runs and selects this pod, then recreate the pod.';
+    default:
+      return `Fix: ${REASONS[i.reason].fix}`;
+  }
+}
+
+export function eventMessage(i: MessageInput): string {
+  const role = i.roleArn ? ` role ${i.roleArn}` : '';
+  const sts = i.stsError ? ` STS said ${i.stsError.code ?? 'nothing'}: ${i.stsError.message}.` : '';
+  const head = i.reason === 'Healthy'
+    ? `AWS identity of ServiceAccount ${i.namespace}/${i.serviceAccount} works again:${role} can be assumed.`
+    : `AWS identity check failed for ServiceAccount ${i.namespace}/${i.serviceAccount}${role ? ` (${role.trim()})` : ''}: ${i.detail}.${sts}`;
+  return truncateBytes(`${head}${tokenSummary(i.claims)}${i.reason === 'Healthy' ? '' : ` ${specificFix(i)}`}`);
+}
