@@ -4,6 +4,7 @@
 import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
 import type { IdentityDefaults } from '../shared/identity/annotations.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
+import { KUBE_FLAGS, requireApiServer } from '../shared/kube/flags.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logging.ts';
 import type { MutationSettings } from './core/patch.ts';
 import { resolveTlsOptions, type TlsPolicy } from './tls-policy.ts';
@@ -12,11 +13,10 @@ const KLOG = 'klog flag of the reference; accepted and ignored (kube-irsa logs J
 
 export const WEBHOOK_FLAGS = {
   ...IDENTITY_FLAGS,
+  ...KUBE_FLAGS,
   port: { kind: 'int', default: 443, min: 0, max: 65535, help: 'HTTPS port for /mutate, /healthz and /readyz (0: any free port)' },
   'metrics-port': { kind: 'int', default: 9999, min: 0, max: 65535, help: 'plain-HTTP port for /metrics (0: any free port)' },
   'bind-address': { kind: 'string', default: '', help: 'address to listen on (default: all interfaces)' },
-  kubeconfig: { kind: 'string', default: '', help: 'kubeconfig file (default: in-cluster configuration)' },
-  'kube-api': { kind: 'string', default: '', help: 'API server URL, overriding the kubeconfig' },
   'tls-cert': { kind: 'string', default: '/etc/webhook/certs/tls.crt', help: 'serving certificate (PEM); reloaded when it changes' },
   'tls-key': { kind: 'string', default: '/etc/webhook/certs/tls.key', help: 'serving key (PEM); reloaded when it changes' },
   'tls-min-version': { kind: 'string', default: '', help: 'minimum TLS version: 1.0, 1.1, 1.2, 1.3 or VersionTLS1x (default 1.2)' },
@@ -109,9 +109,7 @@ export function buildWebhookConfig(v: WebhookFlagValues, given: ReadonlySet<stri
     if (!v[f].startsWith('/')) problems.push(`--${f} "${v[f]}" must be an absolute path`);
   }
   if (v['aws-default-region'] !== '' && !/^[a-z0-9-]+$/.test(v['aws-default-region'])) problems.push(`--aws-default-region "${v['aws-default-region']}" is not a region name`);
-  if (opts.requireApiServer && v.kubeconfig === '' && v['kube-api'] === '' && !process.env.KUBERNETES_SERVICE_HOST) {
-    problems.push('no Kubernetes API server: pass --kubeconfig (or --kube-api), or run inside a cluster');
-  }
+  if (opts.requireApiServer) requireApiServer(v, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: WebhookConfig = {

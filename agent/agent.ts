@@ -1,0 +1,421 @@
+// The node agent: watches the pods on its node, the ServiceAccounts of their namespaces and the
+// mapping ConfigMap; resolves each pod's identity with the webhook's own code; checks the pod spec,
+// the token the pod uses, the issuer's keys and STS; and reports every verdict as Events, metrics
+// and queryable state. Inconclusive results never turn a healthy identity into a broken one.
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { MAPPING_CONFIG_MAP_NAME } from '../shared/identity/config-map.ts';
+import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
+import { MappingSource } from '../shared/identity/mapping-source.ts';
+import { resolveIdentity, type ResolvedIdentity } from '../shared/identity/resolve.ts';
+import { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
+import { createReflector, type Reflector } from '../shared/kube/reflector.ts';
+import { decodeToken, type TokenClaims } from '../shared/oidc/jwt.ts';
+import type { AgentConfig } from './config.ts';
+import { checkIdentityToken } from './check-token.ts';
+import { eventMessage } from './core/messages.ts';
+import { checkPod, podRegion, tokenLocation, type AgentPod } from './core/pod-checks.ts';
+import { REASONS, type Reason, type Verdict } from './core/reasons.ts';
+import { checkTokenStatically } from './core/verdicts.ts';
+import { EventRecorder } from './event-recorder.ts';
+import { HealthCache, identityKeyString, type IdentityKey } from './health-cache.ts';
+import { IdentityProber } from './identity-prober.ts';
+import type { AgentMetrics, HealthStatus } from './metrics.ts';
+import { RateLimiter } from './rate-limiter.ts';
+import { kubeletTokenSource, tokenRequestSource, type TokenSource } from './token-source.ts';
+
+/** The webhook's record of what it injected (kept in sync with webhook/core/patch.ts by a test). */
+export const INJECTED_ANNOTATION = 'kube-irsa.io/injected';
+
+export interface PodVerdict {
+  readonly reason: Reason;
+  readonly verdict: Verdict;
+  readonly detail: string;
+  readonly roleArn: string | undefined;
+  readonly audience: string | undefined;
+  readonly claims: TokenClaims | undefined;
+  readonly stsError?: { readonly code: string | undefined; readonly message: string };
+  readonly checkedAt: number;
+}
+
+interface PodState {
+  /** What is reported: the latest result, except that an inconclusive one never hides a healthy one. */
+  shown: PodVerdict;
+  latest: PodVerdict;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+}
+
+interface NamespaceServiceAccounts {
+  readonly cache: ServiceAccountCache;
+  readonly reflector: Reflector;
+  readonly synced: Promise<void>;
+}
+
+export interface AgentOptions {
+  readonly config: AgentConfig;
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+  readonly metrics: AgentMetrics;
+  readonly random?: () => number;
+  /** How often due pods are looked at. */
+  readonly tickMs?: number;
+}
+
+const CONCURRENCY = 16;
+
+/** Keeps what the checks read of a Pod, so a node's pods cost little memory. */
+export function compactPod(p: V1Pod, prefix: string): AgentPod {
+  const containers = (list: NonNullable<V1Pod['spec']>['containers'] | undefined) => (list ?? []).map((c) => ({
+    name: c.name,
+    env: (c.env ?? []).filter((e) => e.name.startsWith('AWS_') && e.value !== undefined).map((e) => ({ name: e.name, value: e.value })),
+    volumeMounts: (c.volumeMounts ?? []).map((m) => ({ name: m.name, mountPath: m.mountPath })),
+  }));
+  const annotations = Object.fromEntries(Object.entries(p.metadata?.annotations ?? {}).filter(([k]) => k === INJECTED_ANNOTATION || k.startsWith(`${prefix}/`)));
+  return {
+    metadata: {
+      name: p.metadata?.name ?? '', namespace: p.metadata?.namespace ?? '', uid: p.metadata?.uid ?? '', annotations,
+      ...(p.metadata?.deletionTimestamp ? { deletionTimestamp: true } : {}),
+    },
+    spec: {
+      nodeName: p.spec?.nodeName ?? '', serviceAccountName: p.spec?.serviceAccountName ?? '',
+      containers: containers(p.spec?.containers), initContainers: containers(p.spec?.initContainers),
+      volumes: (p.spec?.volumes ?? []).filter((v) => v.projected?.sources?.some((s) => s.serviceAccountToken)).map((v) => ({
+        name: v.name,
+        projected: { sources: (v.projected?.sources ?? []).filter((s) => s.serviceAccountToken).map((s) => ({ serviceAccountToken: { audience: s.serviceAccountToken?.audience ?? '', expirationSeconds: s.serviceAccountToken?.expirationSeconds ?? 0, path: s.serviceAccountToken?.path ?? '' } })) },
+      })),
+    },
+    status: { phase: p.status?.phase ?? '' },
+  };
+}
+
+export class Agent {
+  private readonly opts: AgentOptions;
+  private readonly log: Logger;
+  private readonly core: CoreV1Api;
+  private readonly pods = new Map<string, AgentPod>();
+  private readonly states = new Map<string, PodState>();
+  private readonly serviceAccounts = new Map<string, NamespaceServiceAccounts>();
+  private readonly mapping: MappingSource;
+  private readonly health: HealthCache;
+  private readonly prober: IdentityProber;
+  private readonly tokens: TokenSource;
+  private readonly events: EventRecorder;
+  private readonly due = new Map<string, number>();
+  private readonly inProgress = new Set<string>();
+  private readonly reflectors: Reflector[] = [];
+  private podReflector: Reflector | undefined;
+  private cmReflector: Reflector | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(opts: AgentOptions) {
+    this.opts = opts;
+    const { config, kubeConfig, logger, metrics } = opts;
+    this.log = logger.child({ node: config.nodeName });
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.mapping = new MappingSource({ defaults: config.identity, logger: this.log, onEvent: () => this.scheduleAll() });
+    this.health = new HealthCache({
+      capacity: config.cacheSize, random: opts.random ?? Math.random,
+      policy: { recheckIntervalMs: config.recheckIntervalMs, misconfiguredRecheckIntervalMs: config.misconfiguredRecheckIntervalMs, retryIntervalMs: config.retryIntervalMs },
+      onLookup: (hit) => metrics.observeCacheLookup(hit),
+    });
+    this.prober = new IdentityProber({
+      nodeName: config.nodeName, defaultRegion: config.region, stsEndpoint: config.stsEndpoint, issuerCaPems: config.issuerCaPems,
+      limiter: new RateLimiter(config.stsQps, config.stsQps * 2),
+      onStsCall: (outcome, seconds) => metrics.observeSts(outcome, seconds),
+    });
+    this.tokens = config.tokenSource === 'kubelet' ? kubeletTokenSource(config.kubeletRootDir) : tokenRequestSource(this.core);
+    this.events = new EventRecorder({
+      core: this.core, nodeName: config.nodeName, logger: this.log,
+      onEmitted: (type, reason) => metrics.observeEvent(type, reason),
+      onDropped: (cause) => metrics.observeEventDropped(cause),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { config, kubeConfig } = this.opts;
+    const fieldSelector = `spec.nodeName=${config.nodeName}`;
+    this.podReflector = createReflector<V1Pod, AgentPod>({
+      kubeConfig, resource: 'pods', watchPath: '/api/v1/pods', fieldSelector, logger: this.log,
+      list: (o) => this.core.listPodForAllNamespaces({ fieldSelector, ...o }),
+      transform: (p) => compactPod(p, config.identity.annotationPrefix),
+      handlers: {
+        replace: (entries) => {
+          for (const key of [...this.pods.keys()]) if (!entries.has(key)) this.forgetPod(key);
+          for (const [key, pod] of entries) this.upsertPod(key, pod);
+        },
+        upsert: (key, pod) => this.upsertPod(key, pod),
+        remove: (key) => this.forgetPod(key),
+      },
+    });
+    this.reflectors.push(this.podReflector);
+    if (config.watchConfigMap) {
+      const cmSelector = `metadata.name=${MAPPING_CONFIG_MAP_NAME}`;
+      this.cmReflector = createReflector({
+        kubeConfig, resource: 'configmaps', watchPath: `/api/v1/namespaces/${config.configMapNamespace}/configmaps`, fieldSelector: cmSelector, logger: this.log,
+        list: (o) => this.core.listNamespacedConfigMap({ namespace: config.configMapNamespace, fieldSelector: cmSelector, ...o }),
+        transform: this.mapping.transform, handlers: this.mapping,
+      });
+      this.reflectors.push(this.cmReflector);
+      await this.cmReflector.start();
+    }
+    await this.podReflector.start();
+    this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 200);
+    this.timer.unref();
+    this.log.info({ pods: this.pods.size, tokenSource: config.tokenSource, stsEndpoint: config.stsEndpoint ?? `regional (${config.region})` }, 'agent started');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const r of this.reflectors) r.stop();
+    for (const ns of this.serviceAccounts.values()) ns.reflector.stop();
+    while (this.inProgress.size > 0) await new Promise((r) => setTimeout(r, 20));
+    await this.events.flush();
+    this.prober.close();
+  }
+
+  isReady(): boolean {
+    return (this.podReflector?.synced ?? false) && (!this.cmReflector || this.cmReflector.synced);
+  }
+
+  /** Process and watches alive: the pod watch heard from the API server recently. */
+  isHealthy(): boolean {
+    const last = this.podReflector?.lastContact ?? 0;
+    return !this.stopped && (last === 0 || Date.now() - last < 10 * 60_000);
+  }
+
+  /** The verdict reported for a pod on this node. */
+  podVerdict(namespace: string, name: string): PodVerdict | undefined {
+    return this.states.get(`${namespace}/${name}`)?.shown;
+  }
+
+  /** Waits until everything queued is evaluated and its Events are sent (for tests and shutdown). */
+  async settle(): Promise<void> {
+    while (this.inProgress.size > 0 || [...this.due.values()].some((t) => t <= Date.now())) await new Promise((r) => setTimeout(r, 20));
+    await this.events.flush();
+  }
+
+  /** Pods are keyed `namespace/name`; a pod recreated under the same name starts afresh. */
+  private upsertPod(key: string, pod: AgentPod): void {
+    const previous = this.pods.get(key);
+    if (previous && previous.metadata?.uid !== pod.metadata?.uid) this.states.delete(key);
+    this.pods.set(key, pod);
+    if (pod.metadata?.deletionTimestamp || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') {
+      this.forgetPod(key);
+      return;
+    }
+    this.ensureNamespace(pod.metadata?.namespace ?? '');
+    this.due.set(key, Date.now());
+  }
+
+  private forgetPod(key: string): void {
+    const pod = this.pods.get(key);
+    this.pods.delete(key);
+    this.due.delete(key);
+    const state = this.states.get(key);
+    this.states.delete(key);
+    if (state) this.refreshServiceAccount(state.namespace, state.serviceAccount);
+    this.refreshPodCounts();
+    const ns = pod?.metadata?.namespace;
+    if (ns && ![...this.pods.values()].some((p) => p.metadata?.namespace === ns)) {
+      this.serviceAccounts.get(ns)?.reflector.stop();
+      this.serviceAccounts.delete(ns);
+    }
+  }
+
+  /** ServiceAccounts are watched only in namespaces that have pods on this node. */
+  private ensureNamespace(namespace: string): NamespaceServiceAccounts {
+    let entry = this.serviceAccounts.get(namespace);
+    if (entry) return entry;
+    const { config, kubeConfig } = this.opts;
+    const cache = new ServiceAccountCache({ defaults: config.identity, core: undefined, gracePeriodMs: 0, logger: this.log });
+    const reflector = createReflector({
+      kubeConfig, resource: `serviceaccounts/${namespace}`, watchPath: `/api/v1/namespaces/${namespace}/serviceaccounts`, logger: this.log,
+      list: (o) => this.core.listNamespacedServiceAccount({ namespace, ...o }),
+      transform: cache.transform,
+      handlers: {
+        replace: (entries) => {
+          cache.replace(entries);
+          this.scheduleNamespace(namespace);
+        },
+        upsert: (key, value) => {
+          cache.upsert(key, value);
+          this.scheduleNamespace(namespace, key.split('/')[1]);
+        },
+        remove: (key) => {
+          cache.remove(key);
+          this.scheduleNamespace(namespace, key.split('/')[1]);
+        },
+      },
+    });
+    entry = { cache, reflector, synced: reflector.start() };
+    this.serviceAccounts.set(namespace, entry);
+    return entry;
+  }
+
+  private scheduleNamespace(namespace: string, serviceAccount?: string): void {
+    for (const [uid, pod] of this.pods) {
+      if (pod.metadata?.namespace !== namespace) continue;
+      if (serviceAccount !== undefined && (pod.spec?.serviceAccountName || 'default') !== serviceAccount) continue;
+      this.due.set(uid, Date.now());
+    }
+  }
+
+  private scheduleAll(): void {
+    for (const uid of this.pods.keys()) this.due.set(uid, Date.now());
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const [uid, at] of this.due) {
+      if (this.inProgress.size >= CONCURRENCY) break;
+      if (at > now || this.inProgress.has(uid)) continue;
+      this.due.delete(uid);
+      this.inProgress.add(uid);
+      this.evaluate(uid).catch((err: unknown) => {
+        this.log.error({ err: (err as Error).message, pod: uid }, 'pod check failed unexpectedly; retrying');
+        this.due.set(uid, Date.now() + this.opts.config.retryIntervalMs);
+      }).finally(() => this.inProgress.delete(uid));
+    }
+  }
+
+  private resolve(pod: AgentPod, cache: ServiceAccountCache): ResolvedIdentity | undefined {
+    const namespace = pod.metadata?.namespace ?? '';
+    const serviceAccountName = pod.spec?.serviceAccountName || 'default';
+    return resolveIdentity({
+      namespace, serviceAccountName, serviceAccount: cache.peek(namespace, serviceAccountName),
+      mapping: this.mapping.current, containerCredentials: ContainerCredentialsConfig.empty, defaults: this.opts.config.identity,
+    });
+  }
+
+  private async evaluate(uid: string): Promise<void> {
+    const pod = this.pods.get(uid);
+    if (!pod || this.stopped) return;
+    const { config, metrics } = this.opts;
+    const namespace = pod.metadata?.namespace ?? '';
+    const serviceAccount = pod.spec?.serviceAccountName || 'default';
+    const nsEntry = this.ensureNamespace(namespace);
+    await nsEntry.synced;
+    const identity = this.resolve(pod, nsEntry.cache);
+    const findings = checkPod(pod, identity, INJECTED_ANNOTATION);
+    const now = Date.now();
+    const base = { roleArn: identity?.mode === 'web-identity' ? identity.roleArn : undefined, audience: identity?.mode === 'web-identity' ? identity.audience : undefined, checkedAt: now };
+
+    if (identity?.mode !== 'web-identity') {
+      const f = findings[0];
+      if (f) this.report(uid, pod, { ...base, reason: f.reason, verdict: REASONS[f.reason].verdict, detail: f.detail, claims: undefined }, true);
+      else if (this.states.has(uid)) this.forgetResult(uid);
+      return;
+    }
+    const notMutated = findings.find((f) => f.reason === 'PodNotMutated');
+    if (notMutated) {
+      this.report(uid, pod, { ...base, reason: notMutated.reason, verdict: 'misconfigured', detail: notMutated.detail, claims: undefined }, true);
+      this.due.set(uid, now + config.misconfiguredRecheckIntervalMs);
+      return;
+    }
+    const read = await this.tokens.read(pod, tokenLocation(pod), identity.audience);
+    if (!read.ok) {
+      this.report(uid, pod, { ...base, reason: 'TokenUnreadable', verdict: 'misconfigured', detail: read.detail, claims: undefined }, true);
+      this.due.set(uid, now + config.retryIntervalMs);
+      return;
+    }
+    // problems of this pod's own token are never cached for the identity: other pods may be fine
+    const nowSeconds = Math.floor(now / 1000);
+    const statics = checkTokenStatically(read.token, identity.audience, identity.roleArn, nowSeconds);
+    if (!statics.ok && statics.reason !== 'InvalidRoleArn') {
+      this.report(uid, pod, { ...base, reason: statics.reason, verdict: REASONS[statics.reason].verdict, detail: statics.detail, claims: statics.facts?.claims }, true);
+      this.due.set(uid, now + config.retryIntervalMs);
+      return;
+    }
+    const kid = statics.facts?.kid ?? safeKid(read.token);
+    const id: IdentityKey = { namespace, serviceAccount, roleArn: identity.roleArn, audience: identity.audience, issuer: String(statics.facts?.claims.iss ?? '') };
+    let health = this.health.fresh(identityKeyString(id), kid, now);
+    let ran = false;
+    if (!health) {
+      ({ health, ran } = await this.health.check(id, kid, () => Date.now(), () => checkIdentityToken({
+        token: read.token, roleArn: identity.roleArn, audience: identity.audience, region: podRegion(pod), nowSeconds, prober: this.prober,
+      })));
+      metrics.setCacheSize(this.health.size);
+    }
+    const result = health.current;
+    if (!result) return;
+    if (ran) {
+      metrics.observeProbe(result.verdict, result.reason);
+      this.log.info({ namespace, serviceAccount, roleArn: identity.roleArn, reason: result.reason, verdict: result.verdict, sts: result.stsError?.code }, 'identity checked');
+    }
+    const podFinding = findings[0];
+    const verdict: PodVerdict = podFinding
+      ? { ...base, reason: podFinding.reason, verdict: REASONS[podFinding.reason].verdict, detail: podFinding.detail, claims: result.claims }
+      : { ...base, reason: result.reason, verdict: result.verdict, detail: result.detail, claims: result.claims, ...(result.stsError ? { stsError: result.stsError } : {}) };
+    this.report(uid, pod, verdict, ran || podFinding !== undefined);
+    this.due.set(uid, Math.min(health.nextCheckAt, now + config.recheckIntervalMs));
+  }
+
+  private forgetResult(uid: string): void {
+    const state = this.states.get(uid);
+    this.states.delete(uid);
+    if (state) this.refreshServiceAccount(state.namespace, state.serviceAccount);
+    this.refreshPodCounts();
+  }
+
+  /** Records the pod's verdict; Events on transitions and on each fresh confirmation of a problem. */
+  private report(uid: string, pod: AgentPod, latest: PodVerdict, fresh: boolean): void {
+    const namespace = pod.metadata?.namespace ?? '';
+    const serviceAccount = pod.spec?.serviceAccountName || 'default';
+    const prev = this.states.get(uid);
+    const keepHealthy = latest.verdict === 'inconclusive' && prev?.shown.verdict === 'healthy';
+    const shown = keepHealthy ? prev.shown : latest;
+    this.states.set(uid, { shown, latest, namespace, serviceAccount });
+    this.refreshServiceAccount(namespace, serviceAccount);
+    this.refreshPodCounts();
+    if (keepHealthy) {
+      this.log.info({ namespace, serviceAccount, reason: latest.reason }, 'check inconclusive; keeping the last healthy verdict');
+      return;
+    }
+    const changed = prev?.shown.reason !== shown.reason;
+    if (!changed && !(fresh && shown.verdict !== 'healthy')) return;
+    if (shown.verdict === 'healthy' && !changed) return;
+    const message = eventMessage({
+      reason: shown.reason, detail: shown.detail, roleArn: shown.roleArn, audience: shown.audience, namespace, serviceAccount, claims: shown.claims,
+      ...(shown.stsError ? { stsError: shown.stsError } : {}),
+    });
+    const type = shown.verdict === 'healthy' ? 'Normal' : 'Warning';
+    const podName = pod.metadata?.name ?? '';
+    this.events.record({ kind: 'Pod', namespace, name: podName, ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}) }, type, shown.reason, message);
+    // node-scope problems name the pod on the ServiceAccount's Event; identity-scope ones are the same for every pod
+    const saMessage = REASONS[shown.reason].scope === 'node' && shown.verdict !== 'healthy' ? `Pod ${podName} on node ${this.opts.config.nodeName}: ${message}` : message;
+    this.events.record({ kind: 'ServiceAccount', namespace, name: serviceAccount }, type, shown.reason, saMessage);
+  }
+
+  /** A ServiceAccount's health on this node: its worst pod verdict. */
+  private refreshServiceAccount(namespace: string, serviceAccount: string): void {
+    const rank: Record<Verdict, number> = { healthy: 0, inconclusive: 1, misconfigured: 2 };
+    let worst: PodVerdict | undefined;
+    for (const s of this.states.values()) {
+      if (s.namespace !== namespace || s.serviceAccount !== serviceAccount) continue;
+      if (!worst || rank[s.shown.verdict] > rank[worst.verdict]) worst = s.shown;
+    }
+    if (!worst) {
+      this.opts.metrics.clearServiceAccount(namespace, serviceAccount);
+      return;
+    }
+    const status: HealthStatus = worst.verdict === 'healthy' ? 'healthy' : worst.verdict === 'misconfigured' ? 'misconfigured' : 'unknown';
+    this.opts.metrics.setServiceAccountHealth(namespace, serviceAccount, worst.reason, status);
+  }
+
+  private refreshPodCounts(): void {
+    const counts = new Map<Reason, number>();
+    for (const s of this.states.values()) counts.set(s.shown.reason, (counts.get(s.shown.reason) ?? 0) + 1);
+    this.opts.metrics.setPodCounts(counts);
+  }
+}
+
+function safeKid(token: string): string | undefined {
+  try {
+    return decodeToken(token).kid;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,95 @@
+// The agent's flags and its frozen config. Identity flags are the webhook's (shared), so the agent
+// resolves a ServiceAccount exactly as the webhook does.
+import { readFileSync } from 'node:fs';
+import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
+import type { IdentityDefaults } from '../shared/identity/annotations.ts';
+import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
+import { KUBE_FLAGS, requireApiServer } from '../shared/kube/flags.ts';
+import { LOG_LEVELS, type LogLevel } from '../shared/logging.ts';
+
+export const AGENT_FLAGS = {
+  'node-name': { kind: 'string', default: '', help: 'the node this agent watches (default: $NODE_NAME, set from the downward API)' },
+  ...KUBE_FLAGS,
+  ...IDENTITY_FLAGS,
+  'token-source': { kind: 'string', default: 'kubelet', choices: ['kubelet', 'token-request'], help: 'kubelet: read the token the pod really uses from the kubelet\'s pod volumes (read-only host path); token-request: mint a short pod-bound token' },
+  'kubelet-root-dir': { kind: 'string', default: '/var/lib/kubelet', help: 'the kubelet\'s root directory as mounted in the agent (kubelet token source)' },
+  region: { kind: 'string', default: '', help: 'STS region for pods that set none (default: $AWS_REGION, else us-east-1)' },
+  'sts-endpoint': { kind: 'string', default: '', help: 'STS endpoint URL overriding the regional one (e.g. an emulator)' },
+  'issuer-ca-file': { kind: 'list', default: [], metavar: 'pem', help: 'extra CA certificates trusted when fetching issuer discovery and JWKS (repeatable)' },
+  'recheck-interval': { kind: 'duration', default: 900_000, help: 'how often a healthy identity is checked again (±20% jitter)' },
+  'misconfigured-recheck-interval': { kind: 'duration', default: 600_000, help: 'first re-check of a misconfigured identity; doubles on each repeat up to 6 h' },
+  'retry-interval': { kind: 'duration', default: 10_000, help: 'first retry after an inconclusive check; doubles up to --recheck-interval' },
+  'sts-qps': { kind: 'int', default: 5, min: 1, max: 1000, help: 'at most this many STS calls per second from this agent (STS allows about 600/s per account, shared with workloads)' },
+  'cache-size': { kind: 'int', default: 10_000, min: 10, help: 'identities kept in the health cache (least recently used dropped)' },
+  port: { kind: 'int', default: 8080, min: 0, max: 65535, help: 'HTTP port for /metrics, /healthz and /readyz' },
+  'bind-address': { kind: 'string', default: '', help: 'address to listen on (default: all interfaces)' },
+  'log-level': { kind: 'string', default: 'info', choices: LOG_LEVELS, help: 'log level' },
+} as const satisfies FlagSpecs;
+
+export type AgentFlagValues = FlagValues<typeof AGENT_FLAGS>;
+
+export interface AgentConfig {
+  readonly nodeName: string;
+  readonly kubeconfig: string;
+  readonly kubeApi: string;
+  readonly identity: IdentityDefaults;
+  readonly watchConfigMap: boolean;
+  readonly configMapNamespace: string;
+  readonly tokenSource: 'kubelet' | 'token-request';
+  readonly kubeletRootDir: string;
+  readonly region: string;
+  readonly stsEndpoint: string | undefined;
+  readonly issuerCaPems: readonly string[];
+  readonly recheckIntervalMs: number;
+  readonly misconfiguredRecheckIntervalMs: number;
+  readonly retryIntervalMs: number;
+  readonly stsQps: number;
+  readonly cacheSize: number;
+  readonly port: number;
+  readonly bindAddress: string;
+  readonly logLevel: LogLevel;
+}
+
+export class AgentConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'AgentConfigError';
+    this.problems = problems;
+  }
+}
+
+export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; notices: string[] } {
+  const problems: string[] = [];
+  const notices: string[] = [];
+  const identity = identityDefaultsFrom(v, problems, notices);
+  requireApiServer(v, problems);
+  const nodeName = v['node-name'] || env.NODE_NAME || '';
+  if (nodeName === '') problems.push('the node name is unknown: pass --node-name or set NODE_NAME (the chart sets it from spec.nodeName)');
+  if (v['sts-endpoint'] !== '' && !/^https?:\/\/[^/]+/.test(v['sts-endpoint'])) problems.push(`--sts-endpoint "${v['sts-endpoint']}" must be an http(s) URL`);
+  const region = v.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) problems.push(`--region "${region}" is not an AWS region name`);
+  const issuerCaPems: string[] = [];
+  for (const f of v['issuer-ca-file']) {
+    try {
+      issuerCaPems.push(readFileSync(f, 'utf8'));
+    } catch (err) {
+      problems.push(`--issuer-ca-file ${f}: ${(err as Error).message}`);
+    }
+  }
+  for (const f of ['recheck-interval', 'misconfigured-recheck-interval', 'retry-interval'] as const) {
+    if (v[f] < 100) problems.push(`--${f} must be at least 100ms`);
+  }
+  if (problems.length > 0) throw new AgentConfigError(problems);
+  return {
+    notices,
+    config: Object.freeze({
+      nodeName, kubeconfig: v.kubeconfig, kubeApi: v['kube-api'], identity,
+      watchConfigMap: v['watch-config-map'], configMapNamespace: v.namespace,
+      tokenSource: v['token-source'] as AgentConfig['tokenSource'], kubeletRootDir: v['kubelet-root-dir'],
+      region, stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems,
+      recheckIntervalMs: v['recheck-interval'], misconfiguredRecheckIntervalMs: v['misconfigured-recheck-interval'], retryIntervalMs: v['retry-interval'],
+      stsQps: v['sts-qps'], cacheSize: v['cache-size'], port: v.port, bindAddress: v['bind-address'], logLevel: v['log-level'] as LogLevel,
+    }),
+  };
+}
