@@ -6,6 +6,7 @@ import { VERSION } from '../shared/version.ts';
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
   webhook: { summary: 'Run the mutating admission webhook (drop-in for amazon-eks-pod-identity-webhook)', load: async () => (await import('../webhook/main.ts')).webhookCommand },
   agent: { summary: 'Run the node agent that checks every ServiceAccount\'s AWS identity and reports why it fails', load: async () => (await import('../agent/main.ts')).agentCommand },
+  doctor: { summary: 'Check one token and role the way the agent does, and explain the result', load: async () => (await import('../agent/doctor-command.ts')).doctorCommand },
   mutate: { summary: 'Print what the webhook would do to a pod (offline)', load: async () => (await import('../webhook/mutate-command.ts')).mutateCommand },
   version: { summary: 'Print the version', load: () => Promise.resolve(versionCommand) },
 };

@@ -32,7 +32,7 @@ function tokenSummary(claims: TokenClaims | undefined): string {
   return ` Token: iss=${claims.iss ?? '(none)'} aud=${aud} sub=${claims.sub ?? '(none)'}.`;
 }
 
-function specificFix(i: MessageInput): string {
+export function specificFix(i: MessageInput): string {
   const sub = `system:serviceaccount:${i.namespace}:${i.serviceAccount}`;
   const iss = i.claims?.iss;
   const provider = iss && i.roleArn ? providerFor(iss, i.roleArn) : undefined;

@@ -5,12 +5,14 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { PassThrough } from 'node:stream';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { SignJWT } from 'jose';
 import { parseFlags } from '../../shared/cli/flags.ts';
 import { AGENT_FLAGS, buildAgentConfig } from '../../agent/config.ts';
+import { runDoctor } from '../../agent/doctor-command.ts';
 import { startAgent, type RunningAgent } from '../../agent/main.ts';
 import { startControlPlane, freePorts, type ControlPlane } from '../cluster/control-plane.ts';
 import { eventually, KubeHelpers, PAUSE_IMAGE } from '../cluster/kube-helpers.ts';
@@ -311,6 +313,61 @@ describe('agent scenarios', () => {
       assert.equal((await fetch(`http://127.0.0.1:${a.running.port}/healthz`)).status, 200);
       assert.equal((await fetch(`http://127.0.0.1:${a.running.port}/readyz`)).status, 200);
     }
+  });
+
+  describe('kube-irsa doctor', () => {
+    async function doctor(...argv: string[]) {
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let out = '';
+      let err = '';
+      stdout.on('data', (c: Buffer) => (out += c.toString()));
+      stderr.on('data', (c: Buffer) => (err += c.toString()));
+      const code = await runDoctor(argv, { stdout, stderr });
+      return { code, out, err };
+    }
+    async function tokenFile(sa: string, trustPolicy: unknown): Promise<string> {
+      const pod = await setUp(sa, { trustPolicy, node: 'node-z' });
+      const file = path.join(kubeletRoot, `${sa}.token`);
+      await writeFile(file, await kube.tokenForPod(pod, { audiences: ['sts.amazonaws.com'] }));
+      return file;
+    }
+    const caArgs = () => [`--issuer-ca-file=${path.join(kubeletRoot, 'issuer-ca.pem')}`, `--sts-endpoint=${sts.endpoint}`, '--region=us-west-2'];
+
+    test('healthy: every step passes, exit 0', async () => {
+      const file = await tokenFile('doctor-ok', trust(subOf('doctor-ok')));
+      const r = await doctor('--token-file', file, '--role-arn', role('doctor-ok'), ...caArgs());
+      assert.equal(r.code, 0, r.out + r.err);
+      assert.match(r.out, /✔ STS AssumeRoleWithWebIdentity/);
+      assert.match(r.out, /Result: Healthy \(healthy\)/);
+    });
+    test('misconfigured: the reason and the fix, exit 2; JSON for tools', async () => {
+      const file = await tokenFile('doctor-bad', trust('system:serviceaccount:x:y'));
+      const text = await doctor('--token-file', file, '--role-arn', role('doctor-bad'), ...caArgs());
+      assert.equal(text.code, 2);
+      assert.match(text.out, /✘ STS AssumeRoleWithWebIdentity: AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity/);
+      assert.match(text.out, new RegExp(`Fix: the trust policy of role doctor-bad must allow .*"system:serviceaccount:${ns}:doctor-bad"`));
+      const json = await doctor('--token-file', file, '--role-arn', role('doctor-bad'), '--output=json', ...caArgs());
+      const report = JSON.parse(json.out) as { reason: string; verdict: string; steps: Array<{ status: string }>; token: { sub: string } };
+      assert.equal(report.reason, 'TrustPolicyDenied');
+      assert.equal(report.verdict, 'misconfigured');
+      assert.equal(report.token.sub, subOf('doctor-bad'));
+      assert.deepEqual(report.steps.map((x) => x.status), ['pass', 'pass', 'pass', 'fail']);
+      assert.deepEqual(findSecrets(text.out + json.out), []);
+    });
+    test('inconclusive when STS cannot be reached, exit 3', async () => {
+      const file = await tokenFile('doctor-down', trust(subOf('doctor-down')));
+      const [closed] = await freePorts(1);
+      const r = await doctor('--token-file', file, '--role-arn', role('doctor-down'), `--issuer-ca-file=${path.join(kubeletRoot, 'issuer-ca.pem')}`, `--sts-endpoint=http://127.0.0.1:${closed}`);
+      assert.equal(r.code, 3);
+      assert.match(r.out, /Result: STSUnreachable \(inconclusive\)/);
+    });
+    test('bad usage: a clear message, exit 1', async () => {
+      const r = await doctor('--role-arn', role('x'), '--token-file', '/nonexistent/token');
+      assert.equal(r.code, 1);
+      assert.match(r.err, /cannot read --token-file \/nonexistent\/token: ENOENT/);
+      assert.equal((await doctor()).code, 1);
+    });
   });
 
   test('no token or credential in logs, Events or metrics', async () => {
