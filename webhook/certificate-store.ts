@@ -34,7 +34,9 @@ export class CertificateStore {
     let cert: string;
     let key: string;
     try {
-      [cert, key] = await Promise.all([readFile(this.certFile, 'utf8'), readFile(this.keyFile, 'utf8')]);
+      // one after the other, so the error names the first missing file every time
+      cert = await readFile(this.certFile, 'utf8');
+      key = await readFile(this.keyFile, 'utf8');
     } catch (err) {
       throw new Error(`cannot read the serving certificate or key: ${(err as Error).message}`, { cause: err });
     }
