@@ -18,6 +18,7 @@ import { checkPod, podRegion, tokenLocation, type AgentPod } from './core/pod-ch
 import { REASONS, type Reason, type Verdict } from './core/reasons.ts';
 import { checkTokenStatically } from './core/verdicts.ts';
 import { EventRecorder } from './event-recorder.ts';
+import { FleetCoordinator } from './fleet.ts';
 import { HealthCache, identityKeyString, type IdentityKey } from './health-cache.ts';
 import { IdentityProber } from './identity-prober.ts';
 import type { AgentMetrics, HealthStatus } from './metrics.ts';
@@ -101,7 +102,12 @@ export class Agent {
   private readonly prober: IdentityProber;
   private readonly tokens: TokenSource;
   private readonly events: EventRecorder;
+  private readonly fleet: FleetCoordinator | undefined;
+  /** ServiceAccounts seen with an AWS identity, so losing it (or the ServiceAccount) removes their IRSACheck. */
+  private readonly withIdentity = new Set<string>();
+  private gcTimer: NodeJS.Timeout | undefined;
   private readonly due = new Map<string, number>();
+  private readonly firstSeen = new Map<string, number>();
   private readonly inProgress = new Set<string>();
   private readonly reflectors: Reflector[] = [];
   private podReflector: Reflector | undefined;
@@ -126,6 +132,14 @@ export class Agent {
       onStsCall: (outcome, seconds) => metrics.observeSts(outcome, seconds),
     });
     this.tokens = config.tokenSource === 'kubelet' ? kubeletTokenSource(config.kubeletRootDir) : tokenRequestSource(this.core);
+    this.fleet = config.fleet ? new FleetCoordinator({
+      kubeConfig, nodeName: config.nodeName, logger: this.log, claimTtlMs: config.claimTimeoutMs, random: opts.random ?? Math.random,
+      policy: { recheckIntervalMs: config.recheckIntervalMs, misconfiguredRecheckIntervalMs: config.misconfiguredRecheckIntervalMs, retryIntervalMs: config.retryIntervalMs },
+      describe: (id, r) => eventMessage({
+        reason: r.reason, detail: r.detail, roleArn: id.roleArn, audience: id.audience, namespace: id.namespace, serviceAccount: id.serviceAccount, claims: r.claims,
+        ...(r.stsError ? { stsError: r.stsError } : {}),
+      }),
+    }) : undefined;
     this.events = new EventRecorder({
       core: this.core, nodeName: config.nodeName, logger: this.log,
       onEmitted: (type, reason) => metrics.observeEvent(type, reason),
@@ -163,12 +177,14 @@ export class Agent {
     await this.podReflector.start();
     this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 200);
     this.timer.unref();
+    if (this.fleet) this.scheduleGarbageCollection();
     this.log.info({ pods: this.pods.size, tokenSource: config.tokenSource, stsEndpoint: config.stsEndpoint ?? `regional (${config.region})` }, 'agent started');
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.gcTimer) clearTimeout(this.gcTimer);
     for (const r of this.reflectors) r.stop();
     for (const ns of this.serviceAccounts.values()) ns.reflector.stop();
     while (this.inProgress.size > 0) await new Promise((r) => setTimeout(r, 20));
@@ -202,6 +218,7 @@ export class Agent {
     const previous = this.pods.get(key);
     if (previous && previous.metadata?.uid !== pod.metadata?.uid) this.states.delete(key);
     this.pods.set(key, pod);
+    if (!this.firstSeen.has(key) || previous?.metadata?.uid !== pod.metadata?.uid) this.firstSeen.set(key, Date.now());
     if (pod.metadata?.deletionTimestamp || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') {
       this.forgetPod(key);
       return;
@@ -213,6 +230,7 @@ export class Agent {
   private forgetPod(key: string): void {
     const pod = this.pods.get(key);
     this.pods.delete(key);
+    this.firstSeen.delete(key);
     this.due.delete(key);
     const state = this.states.get(key);
     this.states.delete(key);
@@ -238,14 +256,17 @@ export class Agent {
       handlers: {
         replace: (entries) => {
           cache.replace(entries);
+          for (const key of entries.keys()) this.trackIdentity(cache, key);
           this.scheduleNamespace(namespace);
         },
         upsert: (key, value) => {
           cache.upsert(key, value);
+          this.trackIdentity(cache, key);
           this.scheduleNamespace(namespace, key.split('/')[1]);
         },
         remove: (key) => {
           cache.remove(key);
+          this.trackIdentity(cache, key);
           this.scheduleNamespace(namespace, key.split('/')[1]);
         },
       },
@@ -255,29 +276,59 @@ export class Agent {
     return entry;
   }
 
+  /** Notices a ServiceAccount losing its AWS identity (or being deleted) and removes its IRSACheck. */
+  private trackIdentity(cache: ServiceAccountCache, key: string): void {
+    const [namespace = '', name = ''] = key.split('/');
+    const sa = cache.peek(namespace, name);
+    const identity = sa ? resolveIdentity({
+      namespace, serviceAccountName: name, serviceAccount: sa, mapping: this.mapping.current,
+      containerCredentials: ContainerCredentialsConfig.empty, defaults: this.opts.config.identity,
+    }) : undefined;
+    if (identity?.mode === 'web-identity') {
+      this.withIdentity.add(key);
+    } else if (this.withIdentity.delete(key)) {
+      this.health.forgetServiceAccount(namespace, name);
+      void this.fleet?.forget(namespace, name);
+    }
+  }
+
+  private scheduleGarbageCollection(): void {
+    const { staleAfterMs } = this.opts.config;
+    const delay = (staleAfterMs / 2) * (0.5 + (this.opts.random ?? Math.random)());
+    this.gcTimer = setTimeout(() => {
+      this.fleet?.collectGarbage(staleAfterMs).then(
+        (n) => n > 0 && this.log.info({ removed: n }, 'stale IRSAChecks removed'),
+        (err: unknown) => this.log.warn({ err: (err as Error).message }, 'IRSACheck garbage collection failed'),
+      ).finally(() => {
+        if (!this.stopped) this.scheduleGarbageCollection();
+      });
+    }, delay);
+    this.gcTimer.unref();
+  }
+
   private scheduleNamespace(namespace: string, serviceAccount?: string): void {
-    for (const [uid, pod] of this.pods) {
+    for (const [key, pod] of this.pods) {
       if (pod.metadata?.namespace !== namespace) continue;
       if (serviceAccount !== undefined && (pod.spec?.serviceAccountName || 'default') !== serviceAccount) continue;
-      this.due.set(uid, Date.now());
+      this.due.set(key, Date.now());
     }
   }
 
   private scheduleAll(): void {
-    for (const uid of this.pods.keys()) this.due.set(uid, Date.now());
+    for (const key of this.pods.keys()) this.due.set(key, Date.now());
   }
 
   private tick(): void {
     const now = Date.now();
-    for (const [uid, at] of this.due) {
+    for (const [key, at] of this.due) {
       if (this.inProgress.size >= CONCURRENCY) break;
-      if (at > now || this.inProgress.has(uid)) continue;
-      this.due.delete(uid);
-      this.inProgress.add(uid);
-      this.evaluate(uid).catch((err: unknown) => {
-        this.log.error({ err: (err as Error).message, pod: uid }, 'pod check failed unexpectedly; retrying');
-        this.due.set(uid, Date.now() + this.opts.config.retryIntervalMs);
-      }).finally(() => this.inProgress.delete(uid));
+      if (at > now || this.inProgress.has(key)) continue;
+      this.due.delete(key);
+      this.inProgress.add(key);
+      this.evaluate(key).catch((err: unknown) => {
+        this.log.error({ err: (err as Error).message, pod: key }, 'pod check failed unexpectedly; retrying');
+        this.due.set(key, Date.now() + this.opts.config.retryIntervalMs);
+      }).finally(() => this.inProgress.delete(key));
     }
   }
 
@@ -290,8 +341,8 @@ export class Agent {
     });
   }
 
-  private async evaluate(uid: string): Promise<void> {
-    const pod = this.pods.get(uid);
+  private async evaluate(key: string): Promise<void> {
+    const pod = this.pods.get(key);
     if (!pod || this.stopped) return;
     const { config, metrics } = this.opts;
     const namespace = pod.metadata?.namespace ?? '';
@@ -305,28 +356,34 @@ export class Agent {
 
     if (identity?.mode !== 'web-identity') {
       const f = findings[0];
-      if (f) this.report(uid, pod, { ...base, reason: f.reason, verdict: REASONS[f.reason].verdict, detail: f.detail, claims: undefined }, true);
-      else if (this.states.has(uid)) this.forgetResult(uid);
+      if (f) this.report(key, pod, { ...base, reason: f.reason, verdict: REASONS[f.reason].verdict, detail: f.detail, claims: undefined }, true);
+      else if (this.states.has(key)) this.forgetResult(key);
       return;
     }
     const notMutated = findings.find((f) => f.reason === 'PodNotMutated');
     if (notMutated) {
-      this.report(uid, pod, { ...base, reason: notMutated.reason, verdict: 'misconfigured', detail: notMutated.detail, claims: undefined }, true);
-      this.due.set(uid, now + config.misconfiguredRecheckIntervalMs);
+      this.report(key, pod, { ...base, reason: notMutated.reason, verdict: 'misconfigured', detail: notMutated.detail, claims: undefined }, true);
+      this.due.set(key, now + config.misconfiguredRecheckIntervalMs);
       return;
     }
     const read = await this.tokens.read(pod, tokenLocation(pod), identity.audience);
+    const firstSeen = this.firstSeen.get(key) ?? now;
+    if (!read.ok && now - firstSeen < config.tokenWaitMs) {
+      // the kubelet mounts the token only when it sets the pod up: not a problem yet
+      this.due.set(key, now + Math.min(config.retryIntervalMs, config.tokenWaitMs));
+      return;
+    }
     if (!read.ok) {
-      this.report(uid, pod, { ...base, reason: 'TokenUnreadable', verdict: 'misconfigured', detail: read.detail, claims: undefined }, true);
-      this.due.set(uid, now + config.retryIntervalMs);
+      this.report(key, pod, { ...base, reason: 'TokenUnreadable', verdict: 'misconfigured', detail: read.detail, claims: undefined }, true);
+      this.due.set(key, now + config.retryIntervalMs);
       return;
     }
     // problems of this pod's own token are never cached for the identity: other pods may be fine
     const nowSeconds = Math.floor(now / 1000);
     const statics = checkTokenStatically(read.token, identity.audience, identity.roleArn, nowSeconds);
     if (!statics.ok && statics.reason !== 'InvalidRoleArn') {
-      this.report(uid, pod, { ...base, reason: statics.reason, verdict: REASONS[statics.reason].verdict, detail: statics.detail, claims: statics.facts?.claims }, true);
-      this.due.set(uid, now + config.retryIntervalMs);
+      this.report(key, pod, { ...base, reason: statics.reason, verdict: REASONS[statics.reason].verdict, detail: statics.detail, claims: statics.facts?.claims }, true);
+      this.due.set(key, now + config.retryIntervalMs);
       return;
     }
     const kid = statics.facts?.kid ?? safeKid(read.token);
@@ -334,40 +391,45 @@ export class Agent {
     let health = this.health.fresh(identityKeyString(id), kid, now);
     let ran = false;
     if (!health) {
-      ({ health, ran } = await this.health.check(id, kid, () => Date.now(), () => checkIdentityToken({
+      const probe = () => checkIdentityToken({
         token: read.token, roleArn: identity.roleArn, audience: identity.audience, region: podRegion(pod), nowSeconds, prober: this.prober,
-      })));
+      });
+      const checked = await this.health.check(id, kid, () => Date.now(), async () =>
+        this.fleet ? this.fleet.resolve(id, kid, probe) : { result: await probe(), probedHere: true });
+      ({ health, ran } = checked);
+      const probedHere = checked.probedHere;
       metrics.setCacheSize(this.health.size);
+      const r = health.current;
+      if (probedHere && r) {
+        metrics.observeProbe(r.verdict, r.reason);
+        this.log.info({ namespace, serviceAccount, roleArn: identity.roleArn, reason: r.reason, verdict: r.verdict, sts: r.stsError?.code }, 'identity checked');
+      }
     }
     const result = health.current;
     if (!result) return;
-    if (ran) {
-      metrics.observeProbe(result.verdict, result.reason);
-      this.log.info({ namespace, serviceAccount, roleArn: identity.roleArn, reason: result.reason, verdict: result.verdict, sts: result.stsError?.code }, 'identity checked');
-    }
     const podFinding = findings[0];
     const verdict: PodVerdict = podFinding
       ? { ...base, reason: podFinding.reason, verdict: REASONS[podFinding.reason].verdict, detail: podFinding.detail, claims: result.claims }
       : { ...base, reason: result.reason, verdict: result.verdict, detail: result.detail, claims: result.claims, ...(result.stsError ? { stsError: result.stsError } : {}) };
-    this.report(uid, pod, verdict, ran || podFinding !== undefined);
-    this.due.set(uid, Math.min(health.nextCheckAt, now + config.recheckIntervalMs));
+    this.report(key, pod, verdict, ran || podFinding !== undefined);
+    this.due.set(key, Math.min(health.nextCheckAt, now + config.recheckIntervalMs));
   }
 
-  private forgetResult(uid: string): void {
-    const state = this.states.get(uid);
-    this.states.delete(uid);
+  private forgetResult(key: string): void {
+    const state = this.states.get(key);
+    this.states.delete(key);
     if (state) this.refreshServiceAccount(state.namespace, state.serviceAccount);
     this.refreshPodCounts();
   }
 
   /** Records the pod's verdict; Events on transitions and on each fresh confirmation of a problem. */
-  private report(uid: string, pod: AgentPod, latest: PodVerdict, fresh: boolean): void {
+  private report(key: string, pod: AgentPod, latest: PodVerdict, fresh: boolean): void {
     const namespace = pod.metadata?.namespace ?? '';
     const serviceAccount = pod.spec?.serviceAccountName || 'default';
-    const prev = this.states.get(uid);
+    const prev = this.states.get(key);
     const keepHealthy = latest.verdict === 'inconclusive' && prev?.shown.verdict === 'healthy';
     const shown = keepHealthy ? prev.shown : latest;
-    this.states.set(uid, { shown, latest, namespace, serviceAccount });
+    this.states.set(key, { shown, latest, namespace, serviceAccount });
     this.refreshServiceAccount(namespace, serviceAccount);
     this.refreshPodCounts();
     if (keepHealthy) {

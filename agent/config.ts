@@ -19,7 +19,11 @@ export const AGENT_FLAGS = {
   'recheck-interval': { kind: 'duration', default: 900_000, help: 'how often a healthy identity is checked again (±20% jitter)' },
   'misconfigured-recheck-interval': { kind: 'duration', default: 600_000, help: 'first re-check of a misconfigured identity; doubles on each repeat up to 6 h' },
   'retry-interval': { kind: 'duration', default: 10_000, help: 'first retry after an inconclusive check; doubles up to --recheck-interval' },
+  'token-wait': { kind: 'duration', default: 60_000, help: 'how long a new pod\'s token may be missing (the kubelet has not mounted it yet) before TokenUnreadable is reported' },
   'sts-qps': { kind: 'int', default: 5, min: 1, max: 1000, help: 'at most this many STS calls per second from this agent (STS allows about 600/s per account, shared with workloads)' },
+  fleet: { kind: 'bool', default: true, help: 'share probe results through IRSACheck objects, so each identity is probed once per interval cluster-wide' },
+  'claim-timeout': { kind: 'duration', default: 30_000, help: 'how long a claimed probe may take before another agent takes it over' },
+  'stale-after': { kind: 'duration', default: 3_600_000, help: 'IRSAChecks no agent probed for this long are deleted (their ServiceAccount has no pods left)' },
   'cache-size': { kind: 'int', default: 10_000, min: 10, help: 'identities kept in the health cache (least recently used dropped)' },
   port: { kind: 'int', default: 8080, min: 0, max: 65535, help: 'HTTP port for /metrics, /healthz and /readyz' },
   'bind-address': { kind: 'string', default: '', help: 'address to listen on (default: all interfaces)' },
@@ -43,7 +47,11 @@ export interface AgentConfig {
   readonly recheckIntervalMs: number;
   readonly misconfiguredRecheckIntervalMs: number;
   readonly retryIntervalMs: number;
+  readonly tokenWaitMs: number;
   readonly stsQps: number;
+  readonly fleet: boolean;
+  readonly claimTimeoutMs: number;
+  readonly staleAfterMs: number;
   readonly cacheSize: number;
   readonly port: number;
   readonly bindAddress: string;
@@ -88,8 +96,8 @@ export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = pr
       watchConfigMap: v['watch-config-map'], configMapNamespace: v.namespace,
       tokenSource: v['token-source'] as AgentConfig['tokenSource'], kubeletRootDir: v['kubelet-root-dir'],
       region, stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems,
-      recheckIntervalMs: v['recheck-interval'], misconfiguredRecheckIntervalMs: v['misconfigured-recheck-interval'], retryIntervalMs: v['retry-interval'],
-      stsQps: v['sts-qps'], cacheSize: v['cache-size'], port: v.port, bindAddress: v['bind-address'], logLevel: v['log-level'] as LogLevel,
+      recheckIntervalMs: v['recheck-interval'], misconfiguredRecheckIntervalMs: v['misconfigured-recheck-interval'], retryIntervalMs: v['retry-interval'], tokenWaitMs: v['token-wait'],
+      stsQps: v['sts-qps'], fleet: v.fleet, claimTimeoutMs: v['claim-timeout'], staleAfterMs: v['stale-after'], cacheSize: v['cache-size'], port: v.port, bindAddress: v['bind-address'], logLevel: v['log-level'] as LogLevel,
     }),
   };
 }

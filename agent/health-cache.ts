@@ -27,6 +27,14 @@ export interface IdentityHealth {
   tokenKid: string | undefined;
 }
 
+/** One run of a check: its result, and optionally when to check next (else computed here). */
+export interface CheckRun {
+  readonly result: TokenCheckResult;
+  readonly probedHere: boolean;
+  readonly nextCheckAt?: number;
+  readonly streak?: number;
+}
+
 export interface SchedulePolicy {
   readonly recheckIntervalMs: number;
   readonly misconfiguredRecheckIntervalMs: number;
@@ -54,7 +62,7 @@ export function nextCheckDelay(verdict: Verdict, streak: number, p: SchedulePoli
 
 export class HealthCache {
   private readonly entries = new Map<string, IdentityHealth>();
-  private readonly inflight = new Map<string, Promise<TokenCheckResult>>();
+  private readonly inflight = new Map<string, Promise<CheckRun>>();
   private readonly capacity: number;
   private readonly policy: SchedulePolicy;
   private readonly random: () => number;
@@ -93,31 +101,35 @@ export class HealthCache {
     return hit ? e : undefined;
   }
 
-  /** Runs `check` unless one is already running for the key; records the result and the next check. */
-  async check(id: IdentityKey, tokenKid: string | undefined, now: () => number, check: () => Promise<TokenCheckResult>): Promise<{ health: IdentityHealth; ran: boolean }> {
+  /**
+   * Runs `check` unless one is already running for the key; records the result and the next check
+   * (the check may say when, e.g. from the fleet's shared status).
+   */
+  async check(id: IdentityKey, tokenKid: string | undefined, now: () => number, check: () => Promise<CheckRun>): Promise<{ health: IdentityHealth; ran: boolean; probedHere: boolean }> {
     const key = identityKeyString(id);
     const running = this.inflight.get(key);
     if (running) {
       await running;
-      return { health: this.entries.get(key)!, ran: false };
+      return { health: this.entries.get(key)!, ran: false, probedHere: false };
     }
     const p = check();
     this.inflight.set(key, p);
     try {
-      const result = await p;
+      const run = await p;
+      const result = run.result;
       const prev = this.entries.get(key);
       const sameVerdict = prev?.current?.verdict === result.verdict && prev.current.reason === result.reason;
-      const streak = sameVerdict ? (prev?.streak ?? 0) + 1 : 1;
+      const streak = run.streak ?? (sameVerdict ? (prev?.streak ?? 0) + 1 : 1);
       const at = now();
       const health: IdentityHealth = {
         key, id, current: result,
         lastConclusive: result.verdict === 'inconclusive' ? prev?.lastConclusive : result,
-        checkedAt: at, nextCheckAt: at + nextCheckDelay(result.verdict, streak, this.policy, this.random), streak, tokenKid,
+        checkedAt: at, nextCheckAt: run.nextCheckAt ?? at + nextCheckDelay(result.verdict, streak, this.policy, this.random), streak, tokenKid,
       };
       this.entries.delete(key);
       this.entries.set(key, health);
       while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value ?? '');
-      return { health, ran: true };
+      return { health, ran: true, probedHere: run.probedHere };
     } finally {
       this.inflight.delete(key);
     }

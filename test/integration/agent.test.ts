@@ -59,7 +59,7 @@ describe('agent scenarios', () => {
     const { values } = parseFlags(AGENT_FLAGS, [
       `--node-name=${node}`, '--kubeconfig', cp.kubeconfigPath, '--token-source=kubelet', `--kubelet-root-dir=${kubeletRoot}`,
       `--sts-endpoint=${sts.endpoint}`, `--issuer-ca-file=${caFile}`, '--region=us-west-2',
-      '--recheck-interval=2s', '--misconfigured-recheck-interval=1s', '--retry-interval=500ms', '--sts-qps=100',
+      '--recheck-interval=2s', '--misconfigured-recheck-interval=1s', '--retry-interval=500ms', '--sts-qps=100', '--token-wait=3s',
       '--port=0', '--bind-address=127.0.0.1', ...extra,
     ]);
     const running = await startAgent(buildAgentConfig(values).config, logs.logger, () => 0.5);
@@ -223,8 +223,10 @@ describe('agent scenarios', () => {
     await expectHealthMetric('expired', 'TokenExpired', 'misconfigured');
   });
 
-  test('an unreadable token file: TokenUnreadable', async () => {
+  test('an unreadable token file: TokenUnreadable, once the kubelet had time to mount it', async () => {
     const pod = await setUp('unreadable', { token: 'none' });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(agentA.running.agent.podVerdict(ns, 'unreadable-0'), undefined, 'no verdict while the token may still be on its way');
     await verdict(pod, 'TokenUnreadable');
     await expectEvents(pod, 'TokenUnreadable', 'Warning', /cannot read .*kubernetes\.io~projected\/aws-iam-token\/token \(ENOENT\)/);
     await expectHealthMetric('unreadable', 'TokenUnreadable', 'misconfigured');

@@ -106,7 +106,7 @@ describe('health cache schedule', () => {
     let runs = 0;
     const id = { namespace: 'ns', serviceAccount: 'a', roleArn: 'r', audience: 'aud', issuer: 'i' };
     const result = { reason: 'Healthy' as const, verdict: 'healthy' as const, detail: '', steps: [], claims: undefined, stsAnswered: true };
-    const check = () => new Promise<typeof result>((r) => setTimeout(() => { runs++; r(result); }, 20));
+    const check = () => new Promise<{ result: typeof result; probedHere: boolean }>((r) => setTimeout(() => { runs++; r({ result, probedHere: true }); }, 20));
     const all = await Promise.all([cache.check(id, 'k1', Date.now, check), cache.check(id, 'k1', Date.now, check)]);
     assert.equal(runs, 1);
     assert.deepEqual(all.map((x) => x.ran), [true, false]);
@@ -116,7 +116,7 @@ describe('health cache schedule', () => {
   test('the LRU keeps at most its capacity', async () => {
     const cache = new HealthCache({ capacity: 2, policy });
     const result = { reason: 'Healthy' as const, verdict: 'healthy' as const, detail: '', steps: [], claims: undefined, stsAnswered: true };
-    for (const sa of ['a', 'b', 'c']) await cache.check({ namespace: 'ns', serviceAccount: sa, roleArn: 'r', audience: 'x', issuer: 'i' }, undefined, Date.now, () => Promise.resolve(result));
+    for (const sa of ['a', 'b', 'c']) await cache.check({ namespace: 'ns', serviceAccount: sa, roleArn: 'r', audience: 'x', issuer: 'i' }, undefined, Date.now, () => Promise.resolve({ result, probedHere: true }));
     assert.equal(cache.size, 2);
   });
 });
