@@ -17,7 +17,7 @@ export const AGENT_FLAGS = {
   'sts-endpoint': { kind: 'string', default: '', help: 'STS endpoint URL overriding the regional one (e.g. an emulator)' },
   'issuer-ca-file': { kind: 'list', default: [], metavar: 'pem', help: 'extra CA certificates trusted when fetching issuer discovery and JWKS (repeatable)' },
   'recheck-interval': { kind: 'duration', default: 900_000, help: 'how often a healthy identity is checked again (±20% jitter)' },
-  'misconfigured-recheck-interval': { kind: 'duration', default: 600_000, help: 'first re-check of a misconfigured identity; doubles on each repeat up to 6 h' },
+  'misconfigured-recheck-interval': { kind: 'duration', default: 60_000, help: 'first re-check of a misconfigured identity; doubles on each repeat up to --recheck-interval' },
   'retry-interval': { kind: 'duration', default: 10_000, help: 'first retry after an inconclusive check; doubles up to --recheck-interval' },
   'token-wait': { kind: 'duration', default: 60_000, help: 'how long a new pod\'s token may be missing (the kubelet has not mounted it yet) before TokenUnreadable is reported' },
   'sts-qps': { kind: 'int', default: 5, min: 1, max: 1000, help: 'at most this many STS calls per second from this agent (STS allows about 600/s per account, shared with workloads)' },

@@ -1,7 +1,8 @@
 // Health per identity (namespace, ServiceAccount, role, audience, issuer): a bounded LRU with the
-// re-check schedule. Healthy identities are re-checked after the recheck interval, misconfigured
-// ones back off (doubling, up to 6 h), inconclusive ones are retried sooner (doubling up to the
-// recheck interval). Concurrent checks of one identity share one run.
+// re-check schedule. Healthy identities are re-checked after the recheck interval; misconfigured
+// ones back off from their own interval and inconclusive ones from the (shorter) retry interval,
+// both doubling but never beyond the recheck interval, so a fix is seen within one interval.
+// Concurrent checks of one identity share one run.
 import type { Reason, Verdict } from './core/reasons.ts';
 import type { TokenCheckResult } from './check-token.ts';
 
@@ -41,8 +42,6 @@ export interface SchedulePolicy {
   readonly retryIntervalMs: number;
 }
 
-const MAX_MISCONFIGURED_BACKOFF_MS = 6 * 3_600_000;
-
 export function identityKeyString(id: IdentityKey): string {
   return [id.namespace, id.serviceAccount, id.roleArn, id.audience, id.issuer].join('\u0000');
 }
@@ -54,7 +53,7 @@ export function nextCheckDelay(verdict: Verdict, streak: number, p: SchedulePoli
     case 'healthy':
       return p.recheckIntervalMs * jitter;
     case 'misconfigured':
-      return Math.min(MAX_MISCONFIGURED_BACKOFF_MS, p.misconfiguredRecheckIntervalMs * doubling) * jitter;
+      return Math.min(p.recheckIntervalMs, p.misconfiguredRecheckIntervalMs * doubling) * jitter;
     case 'inconclusive':
       return Math.min(p.recheckIntervalMs, p.retryIntervalMs * doubling) * jitter;
   }

@@ -94,12 +94,12 @@ describe('event messages', () => {
 
 describe('health cache schedule', () => {
   const policy = { recheckIntervalMs: 60_000, misconfiguredRecheckIntervalMs: 10_000, retryIntervalMs: 1_000 };
-  test('misconfigured identities back off, inconclusive ones retry sooner but not past the recheck interval', () => {
+  test('misconfigured and inconclusive identities back off, never past the recheck interval', () => {
     const half = () => 0.5;
     assert.equal(nextCheckDelay('healthy', 1, policy, half), 60_000);
-    assert.deepEqual([1, 2, 3].map((n) => nextCheckDelay('misconfigured', n, policy, half)), [10_000, 20_000, 40_000]);
+    assert.deepEqual([1, 2, 3, 4].map((n) => nextCheckDelay('misconfigured', n, policy, half)), [10_000, 20_000, 40_000, 60_000]);
     assert.deepEqual([1, 2, 10].map((n) => nextCheckDelay('inconclusive', n, policy, half)), [1_000, 2_000, 60_000]);
-    assert.equal(nextCheckDelay('misconfigured', 30, policy, half), 6 * 3_600_000);
+    assert.equal(nextCheckDelay('misconfigured', 30, policy, half), 60_000, 'a fix is always seen within one recheck interval');
   });
   test('concurrent checks of one identity run once; a new signing key forces a new check', async () => {
     const cache = new HealthCache({ capacity: 2, policy });
