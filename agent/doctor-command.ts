@@ -3,14 +3,25 @@
 // 1 bad usage.
 import { readFile } from 'node:fs/promises';
 import { parseCommandLine, processIo, type Command, type CommandIo } from '../shared/cli/command.ts';
-import type { FlagSpecs } from '../shared/cli/flags.ts';
+import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
+import { CoreV1Api, CustomObjectsApi, type CoreV1Event } from '@kubernetes/client-node';
+import { parseServiceAccountAnnotations } from '../shared/identity/annotations.ts';
+import { IdentityMapping, MAPPING_CONFIG_KEY, MAPPING_CONFIG_MAP_NAME, parseIdentityMapping } from '../shared/identity/config-map.ts';
+import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
+import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
+import { resolveIdentity } from '../shared/identity/resolve.ts';
+import { describeKubeError, loadKubeConfig, statusOf } from '../shared/kube/client.ts';
+import { KUBE_FLAGS } from '../shared/kube/flags.ts';
 import { checkIdentityToken, type TokenCheckResult } from './check-token.ts';
+import { IRSACHECK, type IRSACheckStatus } from './fleet.ts';
 import { specificFix } from './core/messages.ts';
 import { REASONS, type Verdict } from './core/reasons.ts';
 import { IdentityProber } from './identity-prober.ts';
 import { RateLimiter } from './rate-limiter.ts';
 
 const DOCTOR_FLAGS = {
+  ...KUBE_FLAGS,
+  ...IDENTITY_FLAGS,
   'token-file': { kind: 'string', default: '', metavar: 'file', help: 'the web-identity token (e.g. the pod\'s AWS_WEB_IDENTITY_TOKEN_FILE)' },
   'role-arn': { kind: 'string', default: '', help: 'the role to assume' },
   audience: { kind: 'string', default: 'sts.amazonaws.com', help: 'the audience the token must carry' },
@@ -42,13 +53,15 @@ export function renderReport(result: TokenCheckResult, roleArn: string, audience
 
 export async function runDoctor(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandLine({
-    name: 'doctor', usage: 'doctor --token-file <f> --role-arn <arn> [--audience a] [--region r] [--sts-endpoint url] [--output text|json]',
-    description: 'Runs every check of the agent for one token and role, and prints each check, the reason and the fix.\nExit code: 0 healthy, 2 misconfigured, 3 inconclusive, 1 bad usage.',
+    name: 'doctor', usage: 'doctor <namespace>/<serviceaccount> [--kubeconfig f] | --token-file <f> --role-arn <arn> [--audience a] [--region r] [--sts-endpoint url] [--output text|json]',
+    description: 'Runs every check of the agent and prints each check, the reason and the fix.\nWith <namespace>/<serviceaccount>: resolves the identity as the webhook does, mints a token (TokenRequest),\nand adds the shared IRSACheck status and the recent Events of the ServiceAccount.\nExit code: 0 healthy, 2 misconfigured, 3 inconclusive, 1 bad usage.',
   }, DOCTOR_FLAGS, argv, io);
   if (typeof parsed === 'number') return parsed;
   const v = parsed.values;
+  const target = parsed.positionals[0];
+  if (target !== undefined && parsed.positionals.length === 1 && v['token-file'] === '') return runClusterDoctor(target, v, io);
   const problems: string[] = [];
-  if (v['token-file'] === '') problems.push('--token-file is required');
+  if (v['token-file'] === '') problems.push('--token-file is required (or name a ServiceAccount as <namespace>/<name>)');
   if (v['role-arn'] === '') problems.push('--role-arn is required');
   if (parsed.positionals.length > 0) problems.push(`unexpected argument "${parsed.positionals[0] ?? ''}"`);
   let token = '';
@@ -97,3 +110,110 @@ export const doctorCommand: Command = {
   summary: 'Check one token and role the way the agent does, and explain the result',
   run: (argv) => runDoctor(argv),
 };
+
+type DoctorValues = FlagValues<typeof DOCTOR_FLAGS>;
+
+/** `doctor <namespace>/<serviceaccount>`: the identity as the webhook resolves it, checked with a fresh token. */
+async function runClusterDoctor(target: string, v: DoctorValues, io: CommandIo): Promise<number> {
+  const m = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(target);
+  if (!m) {
+    io.stderr.write(`kube-irsa doctor: "${target}" is not <namespace>/<serviceaccount>\n`);
+    return 1;
+  }
+  const [, namespace = '', name = ''] = m;
+  const problems: string[] = [];
+  const defaults = identityDefaultsFrom(v, problems, []);
+  const caPems: string[] = [];
+  for (const f of v['issuer-ca-file']) {
+    try {
+      caPems.push(await readFile(f, 'utf8'));
+    } catch (err) {
+      problems.push(`cannot read --issuer-ca-file ${f}: ${(err as Error).message}`);
+    }
+  }
+  let kc;
+  try {
+    kc = loadKubeConfig({ kubeconfig: v.kubeconfig || undefined, kubeApi: v['kube-api'] || undefined });
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  if (problems.length > 0 || !kc) {
+    io.stderr.write(problems.map((p) => `kube-irsa doctor: ${p}\n`).join(''));
+    return 1;
+  }
+  const core = kc.makeApiClient(CoreV1Api);
+  let sa;
+  try {
+    sa = await core.readNamespacedServiceAccount({ namespace, name });
+  } catch (err) {
+    io.stderr.write(`kube-irsa doctor: cannot read ServiceAccount ${target}: ${describeKubeError(err)}\n`);
+    return 1;
+  }
+  let mapping = IdentityMapping.empty;
+  if (v['watch-config-map']) {
+    try {
+      const cm = await core.readNamespacedConfigMap({ namespace: v.namespace, name: MAPPING_CONFIG_MAP_NAME });
+      const parsed = parseIdentityMapping(cm.data?.[MAPPING_CONFIG_KEY], defaults);
+      if (parsed.ok) mapping = parsed.mapping;
+      else io.stderr.write(`Warning: the mapping ConfigMap is broken (${parsed.errors.join('; ')}); ignoring it\n`);
+    } catch (err) {
+      if (statusOf(err) !== 404) io.stderr.write(`Warning: cannot read the mapping ConfigMap: ${describeKubeError(err)}\n`);
+    }
+  }
+  const identity = resolveIdentity({
+    namespace, serviceAccountName: name, serviceAccount: parseServiceAccountAnnotations(sa.metadata?.annotations, defaults, `ServiceAccount ${target}`),
+    mapping, containerCredentials: ContainerCredentialsConfig.empty, defaults,
+  });
+  if (identity?.mode !== 'web-identity') {
+    io.stderr.write(`kube-irsa doctor: ServiceAccount ${target} has no AWS role (no ${defaults.annotationPrefix}/role-arn annotation${v['watch-config-map'] ? ' and no ConfigMap entry' : ''}); nothing to check\n`);
+    return 1;
+  }
+  let token: string;
+  try {
+    const res = await core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { audiences: [identity.audience], expirationSeconds: 600 } } });
+    token = res.status?.token ?? '';
+  } catch (err) {
+    io.stderr.write(`kube-irsa doctor: cannot mint a token for ${target} (TokenRequest): ${describeKubeError(err)}\n`);
+    return 1;
+  }
+  const prober = new IdentityProber({
+    nodeName: 'doctor', defaultRegion: v.region || process.env.AWS_REGION || 'us-east-1',
+    stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems: caPems, limiter: new RateLimiter(5),
+  });
+  let result: TokenCheckResult;
+  try {
+    result = await checkIdentityToken({ token, roleArn: identity.roleArn, audience: identity.audience, region: undefined, nowSeconds: Math.floor(Date.now() / 1000), prober });
+  } finally {
+    prober.close();
+  }
+  let shared: IRSACheckStatus | undefined;
+  try {
+    shared = ((await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...IRSACHECK, namespace, name })) as { status?: IRSACheckStatus }).status;
+  } catch {
+    shared = undefined;
+  }
+  let events: CoreV1Event[] = [];
+  try {
+    events = (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=ServiceAccount,involvedObject.name=${name}` })).items
+      .sort((a, b) => new Date(String(b.lastTimestamp ?? b.eventTime ?? 0)).getTime() - new Date(String(a.lastTimestamp ?? a.eventTime ?? 0)).getTime())
+      .slice(0, 10);
+  } catch {
+    events = [];
+  }
+  if (v.output === 'json') {
+    io.stdout.write(`${JSON.stringify({
+      serviceAccount: target, identity: { roleArn: identity.roleArn, audience: identity.audience, source: identity.source },
+      reason: result.reason, verdict: result.verdict, detail: result.detail, steps: result.steps, sharedStatus: shared ?? null,
+      events: events.map((e) => ({ type: e.type, reason: e.reason, count: e.count ?? 1, message: e.message })),
+    }, null, 2)}\n`);
+  } else {
+    const lines = [`ServiceAccount: ${target} (role from ${identity.source}${identity.sourceDetail ? ` ${identity.sourceDetail}` : ''})`, renderReport(result, identity.roleArn, identity.audience).trimEnd(), ''];
+    lines.push(shared
+      ? `Shared status (IRSACheck ${target}): ${shared.health ?? 'Unknown'} / ${shared.reason ?? '-'}, last probe ${shared.lastProbeTime ?? 'never'} from ${shared.lastProbeNode ?? '-'}`
+      : `Shared status: no IRSACheck ${target} (no agent has checked it yet, or the CRD is not installed)`);
+    lines.push(events.length > 0 ? 'Recent Events:' : 'Recent Events: none');
+    for (const e of events) lines.push(`  ${e.type ?? ''}  ${e.reason ?? ''}  (x${e.count ?? 1})  ${e.message ?? ''}`);
+    io.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return EXIT_CODES[result.verdict];
+}

@@ -4,11 +4,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import pino from 'pino';
 import { parseFlags } from '../../shared/cli/flags.ts';
 import { AGENT_FLAGS, buildAgentConfig } from '../../agent/config.ts';
+import { runDoctor } from '../../agent/doctor-command.ts';
 import { IRSACHECK, type IRSACheck } from '../../agent/fleet.ts';
 import { startAgent, type RunningAgent } from '../../agent/main.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
@@ -171,6 +173,30 @@ describe('fleet-wide identity health', () => {
     assert.equal(row.object.metadata.namespace, ns);
     assert.deepEqual(row.cells.slice(1, 5), ['orders', role('orders'), 'Healthy', 'Healthy']);
     assert.match(String(row.cells[5]), /^\d+s$/, 'Age is the time since the last probe');
+  });
+
+  test('kube-irsa doctor <namespace>/<serviceaccount>: resolves like the webhook, mints a token, shows the shared status and Events', async () => {
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await runDoctor([`${ns}/orders`, '--kubeconfig', cp.kubeconfigPath, `--sts-endpoint=${sts.endpoint}`, `--issuer-ca-file=${caFile}`], { stdout, stderr: new PassThrough() });
+    assert.equal(code, 0, out);
+    assert.match(out, new RegExp(`ServiceAccount: ${ns}/orders \\(role from service-account\\)`));
+    assert.match(out, /Result: Healthy \(healthy\)/);
+    assert.match(out, new RegExp(`Shared status \\(IRSACheck ${ns}/orders\\): Healthy / Healthy, last probe .* from node-\\d+`));
+    assert.match(out, /Recent Events:\n {2}Normal {2}Healthy/);
+    sts.state.updateTrustPolicy(ACCOUNT, 'billing', trust('system:serviceaccount:other:billing'));
+    const json = new PassThrough();
+    let jsonOut = '';
+    json.on('data', (c: Buffer) => (jsonOut += c.toString()));
+    assert.equal(await runDoctor([`${ns}/billing`, '--kubeconfig', cp.kubeconfigPath, `--sts-endpoint=${sts.endpoint}`, `--issuer-ca-file=${caFile}`, '--output=json'], { stdout: json, stderr: new PassThrough() }), 2);
+    assert.equal((JSON.parse(jsonOut) as { reason: string }).reason, 'TrustPolicyDenied');
+    sts.state.updateTrustPolicy(ACCOUNT, 'billing', trust(`system:serviceaccount:${ns}:billing`));
+    const err = new PassThrough();
+    let errOut = '';
+    err.on('data', (c: Buffer) => (errOut += c.toString()));
+    assert.equal(await runDoctor([`${ns}/default`, '--kubeconfig', cp.kubeconfigPath], { stdout: new PassThrough(), stderr: err }), 1);
+    assert.match(errOut, /has no AWS role/);
   });
 
   test('IRSAChecks of ServiceAccounts that lost their role or were deleted are removed', async () => {
