@@ -186,20 +186,13 @@ async function runClusterDoctor(target: string, v: DoctorValues, io: CommandIo):
   } finally {
     prober.close();
   }
-  let shared: IRSACheckStatus | undefined;
-  try {
-    shared = ((await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...IRSACHECK, namespace, name })) as { status?: IRSACheckStatus }).status;
-  } catch {
-    shared = undefined;
-  }
-  let events: CoreV1Event[] = [];
-  try {
-    events = (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=ServiceAccount,involvedObject.name=${name}` })).items
+  // both are extras: without the CRD or the right to read Events the report still stands
+  const shared = await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...IRSACHECK, namespace, name })
+    .then((o) => (o as { status?: IRSACheckStatus }).status, () => undefined);
+  const events: CoreV1Event[] = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=ServiceAccount,involvedObject.name=${name}` })
+    .then((list) => list.items
       .sort((a, b) => new Date(String(b.lastTimestamp ?? b.eventTime ?? 0)).getTime() - new Date(String(a.lastTimestamp ?? a.eventTime ?? 0)).getTime())
-      .slice(0, 10);
-  } catch {
-    events = [];
-  }
+      .slice(0, 10), () => []);
   if (v.output === 'json') {
     io.stdout.write(`${JSON.stringify({
       serviceAccount: target, identity: { roleArn: identity.roleArn, audience: identity.audience, source: identity.source },
