@@ -38,9 +38,9 @@ async function main(): Promise<void> {
     await step('lint (eslint)', process.execPath, [bin('eslint'), '--max-warnings=0', '.']);
   }
   const binStarted = Date.now();
-  console.log('\n▶ control-plane binaries (kube-apiserver, etcd)');
-  const binDir = await ensureBinaries(['kube-apiserver', 'etcd']);
-  console.log(`✔ control-plane binaries in ${binDir} (${((Date.now() - binStarted) / 1000).toFixed(1)} s)`);
+  console.log('\n▶ test binaries (kube-apiserver, etcd, kubectl, helm)');
+  const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'kubectl', 'helm']);
+  console.log(`✔ test binaries in ${binDir} (${((Date.now() - binStarted) / 1000).toFixed(1)} s)`);
 
   const files = (only.length > 0 ? only : ['test/unit/**/*.test.ts', 'test/conformance/**/*.test.ts', 'test/integration/**/*.test.ts'])
     .flatMap((pattern) => globSync(pattern, { cwd: root }))

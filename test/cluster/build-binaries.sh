@@ -29,8 +29,14 @@ if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
   log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks some of: ${wanted[*]}; building them instead"
 fi
 
+# helm has its own version: it lives in its own folder and OUT/helm links to it
+HELM_DIR="$CACHE/bin/helm-v$HELM_VERSION"
+present() {
+  if [ "$1" = helm ]; then [ -x "$HELM_DIR/helm" ] && [ "$(readlink "$OUT/helm" 2>/dev/null)" = "$HELM_DIR/helm" ]
+  else [ -x "$OUT/$1" ]; fi
+}
 all_present() {
-  for b in "${wanted[@]}"; do [ -x "$OUT/$b" ] || return 1; done
+  for b in "${wanted[@]}"; do present "$b" || return 1; done
 }
 if all_present; then echo "$OUT"; exit 0; fi
 
@@ -129,16 +135,19 @@ build_kubectl() {
 
 build_helm() {
   local dir="$CACHE/work/helm"
-  rm -rf "$dir" && mkdir -p "$dir"
-  run_phase helm "go install helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" "$dir/build.log" \
-    env GOBIN="$dir" go install -v -trimpath \
-      -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
-      "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
-  mv "$dir/helm" "$OUT/helm"
+  rm -rf "$dir" && mkdir -p "$dir" "$HELM_DIR"
+  if [ ! -x "$HELM_DIR/helm" ]; then
+    run_phase helm "go install helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" "$dir/build.log" \
+      env GOBIN="$dir" go install -v -trimpath \
+        -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
+        "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+    mv "$dir/helm" "$HELM_DIR/helm"
+  fi
+  ln -sfn "$HELM_DIR/helm" "$OUT/helm"
 }
 
 for b in "${wanted[@]}"; do
-  [ -x "$OUT/$b" ] && continue
+  present "$b" && continue
   log "building $b into $OUT (first run only; cached afterwards)"
   case $b in
     etcd) build_etcd ;;

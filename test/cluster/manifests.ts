@@ -5,7 +5,7 @@ import { ApiextensionsV1Api, KubernetesObjectApi, loadAllYaml, type KubeConfig, 
 import { eventually } from './kube-helpers.ts';
 
 export async function applyManifestFile(kc: KubeConfig, file: string): Promise<KubernetesObject[]> {
-  const objects = loadAllYaml(await readFile(file, 'utf8')) as KubernetesObject[];
+  const objects = (loadAllYaml(await readFile(file, 'utf8')) as Array<KubernetesObject | null>).filter((o): o is KubernetesObject => o !== null && typeof o === 'object');
   const client = KubernetesObjectApi.makeApiClient(kc);
   const applied: KubernetesObject[] = [];
   for (const obj of objects) {
