@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { KubernetesObjectApi, type KubernetesObject, type V1Container, type V1PodSpec } from '@kubernetes/client-node';
+import { KubernetesObjectApi, type KubernetesObject, type V1PodSpec } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { ensureBinaries } from '../cluster/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
@@ -107,7 +107,7 @@ describe('Helm chart', () => {
     for (const [variant, objects] of rendered) {
       for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'DaemonSet')) {
         const spec = (o as unknown as { spec: { template: { spec: V1PodSpec } } }).spec.template.spec;
-        for (const c of spec.containers as V1Container[]) {
+        for (const c of spec.containers) {
           const sc = c.securityContext!;
           const where = `${variant} ${o.kind} ${c.name}`;
           assert.equal(sc.readOnlyRootFilesystem, true, where);
