@@ -441,7 +441,7 @@ export class Agent {
     if (shown.verdict === 'healthy' && !changed) return;
     const message = eventMessage({
       reason: shown.reason, detail: shown.detail, roleArn: shown.roleArn, audience: shown.audience, namespace, serviceAccount, claims: shown.claims,
-      ...(shown.stsError ? { stsError: shown.stsError } : {}),
+      ...(shown.stsError ? { stsError: shown.stsError } : {}), recovered: prev !== undefined && prev.shown.verdict !== 'healthy',
     });
     const type = shown.verdict === 'healthy' ? 'Normal' : 'Warning';
     const podName = pod.metadata?.name ?? '';

@@ -3,6 +3,7 @@
 // app (/metrics and, on request, the reference's debug cache dump).
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
+import { fastifyLogging } from '../shared/http-server.ts';
 import type { Registry } from 'prom-client';
 import { admit, requestLogFields, type AdmissionDeps } from './admission/handler.ts';
 import { decodeReview, denied, encodeReview } from './admission/review.ts';
@@ -30,8 +31,7 @@ export function buildAdmissionApp(opts: AdmissionAppOptions) {
   const { logger, metrics } = opts;
   const app = Fastify({
     https: { ...opts.https },
-    loggerInstance: logger.child({ server: 'admission' }),
-    disableRequestLogging: true,
+    ...fastifyLogging(logger, 'admission'),
     bodyLimit: MAX_REVIEW_BYTES,
     // the API server gives a webhook at most 30 s; a request still open after that is stuck
     requestTimeout: 30_000,
@@ -92,7 +92,7 @@ export interface MetricsAppOptions {
 }
 
 export function buildMetricsApp(opts: MetricsAppOptions) {
-  const app = Fastify({ loggerInstance: opts.logger.child({ server: 'metrics' }), disableRequestLogging: true, forceCloseConnections: true });
+  const app = Fastify({ ...fastifyLogging(opts.logger, 'metrics'), forceCloseConnections: true });
   app.get('/metrics', async (_req, reply) => reply.type(opts.registry.contentType).send(await opts.registry.metrics()));
   const debugCache = opts.debugCache;
   if (debugCache) app.get('/debug/alpha/cache', async (_req, reply) => reply.type('application/json').send(JSON.stringify(debugCache(), null, 1)));

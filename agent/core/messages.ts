@@ -14,6 +14,8 @@ export interface MessageInput {
   readonly claims: TokenClaims | undefined;
   /** STS's own code and message, when it answered. */
   readonly stsError?: { readonly code: string | undefined; readonly message: string };
+  /** For Healthy: whether it was broken before (a recovery) or is verified for the first time. */
+  readonly recovered?: boolean;
 }
 
 /** Event notes are limited to 1024 bytes. */
@@ -57,7 +59,7 @@ export function eventMessage(i: MessageInput): string {
   const role = i.roleArn ? ` role ${i.roleArn}` : '';
   const sts = i.stsError ? ` STS said ${i.stsError.code ?? 'nothing'}: ${i.stsError.message}.` : '';
   const head = i.reason === 'Healthy'
-    ? `AWS identity of ServiceAccount ${i.namespace}/${i.serviceAccount} works again:${role} can be assumed.`
+    ? `AWS identity of ServiceAccount ${i.namespace}/${i.serviceAccount} ${i.recovered ? 'works again' : 'verified'}:${role} can be assumed.`
     : `AWS identity check failed for ServiceAccount ${i.namespace}/${i.serviceAccount}${role ? ` (${role.trim()})` : ''}: ${i.detail}.${sts}`;
   return truncateBytes(`${head}${tokenSummary(i.claims)}${i.reason === 'Healthy' ? '' : ` ${specificFix(i)}`}`);
 }

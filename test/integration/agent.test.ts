@@ -158,7 +158,7 @@ describe('agent scenarios', () => {
     const pod = await setUp('healthy');
     const v = await verdict(pod, 'Healthy');
     assert.equal(v.claims?.sub, subOf('healthy'));
-    await expectEvents(pod, 'Healthy', 'Normal', /works again|can be assumed/);
+    await expectEvents(pod, 'Healthy', 'Normal', /verified: role .* can be assumed/);
     await expectHealthMetric('healthy', 'Healthy', 'healthy');
     const calls = sts.requests.filter((r) => r.roleArn === role('healthy'));
     assert.ok(calls.length >= 1 && calls.every((r) => r.roleSessionName === 'kube-irsa-node-a'), 'probes identify kube-irsa and the node');

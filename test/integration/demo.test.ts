@@ -1,0 +1,27 @@
+// `npm run demo -- --once`, the README's main command, tells the whole story and exits cleanly.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { findSecrets } from '../support/log-capture.ts';
+
+test('the demo shows injection, the four verdicts as Events, the irsachecks table and metrics, then exits 0', async () => {
+  const demo = path.join(import.meta.dirname, '..', 'demo', 'demo.ts');
+  const child = spawn(process.execPath, [demo, '--once'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  assert.equal(code, 0, `${out}\n${err}`);
+  assert.match(out, /env {3}AWS_ROLE_ARN=arn:aws:iam::111122223333:role\/orders/);
+  assert.match(out, /volume aws-iam-token: projected ServiceAccount token \(audience sts\.amazonaws\.com/);
+  assert.match(out, /Normal {2}Healthy .* verified: role arn:aws:iam::111122223333:role\/orders can be assumed/);
+  assert.match(out, /Warning {2}TrustPolicyDenied .*"system:serviceaccount:shop:payments"/);
+  assert.match(out, /Warning {2}IncorrectAudience .*add "search\.example\.com" to the client IDs/);
+  assert.match(out, /Warning {2}PodNotMutated /);
+  assert.match(out, /shop {7}payments +payments +arn:aws:iam::111122223333:role\/payments +Misconfigured +TrustPolicyDenied/);
+  assert.match(out, /kube_irsa_agent_pods_not_mutated 1/);
+  assert.deepEqual(findSecrets(out + err), []);
+  assert.doesNotMatch(err, /Deprecation|Warning/);
+});
