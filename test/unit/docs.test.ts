@@ -1,0 +1,29 @@
+// The reference docs stay complete: every metric the components register is documented, and every
+// agent reason has its row (as fastify checks its error codes against its docs).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { Registry } from 'prom-client';
+import { REASONS } from '../../agent/core/reasons.ts';
+import { createAgentMetrics } from '../../agent/metrics.ts';
+import { createWebhookMetrics } from '../../webhook/metrics.ts';
+
+const docs = (name: string) => readFileSync(path.join(import.meta.dirname, '..', '..', 'docs', name), 'utf8');
+
+test('every webhook and agent metric is documented in docs/metrics.md', async () => {
+  const names = new Set<string>();
+  for (const registry of [createWebhookMetrics(new Registry()).registry, createAgentMetrics(new Registry(), 'n').registry]) {
+    for (const m of await registry.getMetricsAsJSON()) names.add(m.name);
+  }
+  const text = docs('metrics.md');
+  const missing = [...names].filter((n) => !text.includes(`\`${n}\``));
+  assert.deepEqual(missing, []);
+  assert.ok(names.size > 20);
+});
+
+test('every agent reason has a row in docs/reasons.md', () => {
+  const text = docs('reasons.md');
+  const missing = Object.keys(REASONS).filter((r) => !text.includes(`| \`${r}\` |`));
+  assert.deepEqual(missing, []);
+});
