@@ -3,7 +3,9 @@
 # and helm) from the Go module proxy, into a cache outside the repository. Prints the folder that
 # holds them as its last line of stdout; progress goes to stderr.
 #
-#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm]   (default: kube-apiserver etcd)
+#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook]   (default: kube-apiserver etcd)
+#
+# reference-webhook is aws/amazon-eks-pod-identity-webhook, built only for the benchmarks.
 #
 # KUBEBUILDER_ASSETS, when it names a folder holding the requested binaries, is used as is.
 # Versions: KUBE_VERSION (1.37.2), ETCD_VERSION (3.6.16), HELM_VERSION (3.22.0).
@@ -13,6 +15,7 @@ set -euo pipefail
 KUBE_VERSION=${KUBE_VERSION:-1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-3.6.16}
 HELM_VERSION=${HELM_VERSION:-3.22.0}
+REFERENCE_WEBHOOK_VERSION=${REFERENCE_WEBHOOK_VERSION:-0.6.17}
 CACHE=${KUBE_IRSA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-irsa}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT="$CACHE/bin/k8s-v$KUBE_VERSION-etcd-v$ETCD_VERSION"
@@ -146,6 +149,17 @@ build_helm() {
   ln -sfn "$HELM_DIR/helm" "$OUT/helm"
 }
 
+build_reference_webhook() {
+  # `go install …@version` needs the module's version list, which the proxy refuses for this module;
+  # building its main package from a module that requires the exact version does not
+  local dir="$CACHE/work/reference-webhook"
+  rm -rf "$dir" && mkdir -p "$dir"
+  (cd "$dir" && go mod init kube-irsa.local/testbin/reference-webhook >/dev/null 2>&1 && go mod edit -require="github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION")
+  run_phase reference-webhook "compiling github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION" "$dir/build.log" \
+    bash -c "cd '$dir' && go build -v -trimpath -ldflags '-s -w' -o '$OUT/reference-webhook.tmp' github.com/aws/amazon-eks-pod-identity-webhook"
+  mv "$OUT/reference-webhook.tmp" "$OUT/reference-webhook"
+}
+
 for b in "${wanted[@]}"; do
   present "$b" && continue
   log "building $b into $OUT (first run only; cached afterwards)"
@@ -154,7 +168,8 @@ for b in "${wanted[@]}"; do
     kube-apiserver) build_kube_apiserver ;;
     kubectl) build_kubectl ;;
     helm) build_helm ;;
-    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm)"; exit 1 ;;
+    reference-webhook) build_reference_webhook ;;
+    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook)"; exit 1 ;;
   esac
   log "$b built ($(elapsed) elapsed)"
 done
