@@ -67,7 +67,7 @@ export function buildAdmissionApp(opts: AdmissionAppOptions) {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.observeAdmission(result.outcome, seconds, result.identity?.mode, result.response.warnings?.length ?? 0);
     if (result.outcome === 'mutated') {
-      log.info({ serviceAccount: result.serviceAccount, mode: result.identity?.mode, roleArn: result.identity?.mode === 'web-identity' ? result.identity.roleArn : undefined, source: result.identity?.source, warnings: result.response.warnings }, 'pod mutated');
+      log.debug({ serviceAccount: result.serviceAccount, mode: result.identity?.mode, roleArn: result.identity?.mode === 'web-identity' ? result.identity.roleArn : undefined, source: result.identity?.source, warnings: result.response.warnings }, 'pod mutated');
     } else if (result.outcome === 'rejected') {
       log.warn({ reason: result.response.status?.message }, 'admission request rejected');
     } else {

@@ -1,0 +1,227 @@
+// `npm run bench` (quick, a few minutes) / `npm run bench:full`: kube-irsa measured side by side with
+// the reference webhook (aws/amazon-eks-pod-identity-webhook, built from the Go module proxy) on
+// this machine, in alternating runs (A B A B …) with ratios taken pair by pair, plus the agent at
+// fleet scale. Prints a markdown table and writes test/bench/results/<time>.json.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { ensureBinaries } from '../cluster/binaries.ts';
+import { freePorts, startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
+import { eventually, KubeHelpers } from '../cluster/kube-helpers.ts';
+import { issueCertificate } from '../cluster/pki.ts';
+import { benchAgents, type AgentBenchResult } from './agent-bench.ts';
+
+const FULL = process.argv.includes('--full');
+const ROOT = path.join(import.meta.dirname, '..', '..');
+const CLI = path.join(ROOT, 'bin', 'kube-irsa');
+const ROLE = 'arn:aws:iam::111122223333:role/bench';
+const MODE = FULL
+  ? { seconds: 10, pairs: 3, rates: [500, 1000, 2000], serviceAccounts: 100_000 }
+  : { seconds: 3, pairs: 2, rates: [500, 1000, 2000], serviceAccounts: 10_000 };
+
+type System = 'kube-irsa' | 'reference';
+
+interface Running {
+  readonly system: System;
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly metricsPort: number;
+  stop(): Promise<void>;
+}
+
+const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+function container(i: number, envCount: number): Record<string, unknown> {
+  return {
+    name: `c${i}`, image: `registry.example.com/team/app-${i}:1.2.3`,
+    args: ['--listen=:8080', '--log-level=info'],
+    ports: [{ name: 'http', containerPort: 8080 + i }],
+    env: Array.from({ length: envCount }, (_, j) => ({ name: `SETTING_${j}`, value: `value-${i}-${j}` })),
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+    readinessProbe: { httpGet: { path: '/ready', port: 8080 + i }, periodSeconds: 5 },
+    volumeMounts: [{ name: 'config', mountPath: `/etc/app-${i}` }],
+  };
+}
+
+export function podOfSize(size: 'small' | 'typical' | 'large', namespace: string): Record<string, unknown> {
+  const containers = size === 'small' ? [{ name: 'app', image: 'app:1' }] : Array.from({ length: size === 'typical' ? 3 : 30 }, (_, i) => container(i, 10));
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: `bench-${size}`, namespace, labels: { app: 'bench', tier: 'backend' } },
+    spec: { serviceAccountName: 'app', containers, volumes: size === 'small' ? [] : [{ name: 'config', configMap: { name: 'app-config' } }] },
+  };
+}
+
+function review(pod: Record<string, unknown>, namespace: string): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+    request: {
+      uid: randomUUID(), kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace, operation: 'CREATE', userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' }, object: pod, dryRun: false,
+    },
+  });
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function startSystem(system: System, cp: ControlPlane, binDir: string, cert: { certFile: string; keyFile: string }): Promise<Running> {
+  const [port, metricsPort] = await freePorts(2);
+  const common = ['--kubeconfig', cp.kubeconfigPath, `--port=${port}`, `--metrics-port=${metricsPort}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile,
+    '--aws-default-region=us-west-2', '--annotation-prefix=eks.amazonaws.com', '--token-audience=sts.amazonaws.com', '--in-cluster=false'];
+  const child = system === 'kube-irsa'
+    ? spawn(CLI, ['webhook', ...common, '--bind-address=127.0.0.1'], { stdio: 'ignore' })
+    : spawn(path.join(binDir, 'reference-webhook'), [...common, '--logtostderr'], { stdio: 'ignore' });
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  };
+  return { system, child, port: port!, metricsPort: metricsPort!, stop };
+}
+
+/** Ready = a pod of the last annotated ServiceAccount gets mutated (the reference has no readiness endpoint). */
+async function waitMutating(r: Running, namespace: string, serviceAccount: string, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  const pod = { ...podOfSize('small', namespace), spec: { serviceAccountName: serviceAccount, containers: [{ name: 'app', image: 'app:1' }] } };
+  await eventually(async () => {
+    const res = await fetch(`https://127.0.0.1:${r.port}/mutate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: review(pod, namespace) }).catch(() => undefined);
+    if (!res) return undefined;
+    const body = await res.json() as { response?: { patch?: string } };
+    return body.response?.patch ? true : undefined;
+  }, `${r.system} to mutate pods of ${namespace}/${serviceAccount}`, timeoutMs, 100);
+  return Date.now() - started;
+}
+
+async function load(r: Running, body: string, opts: { seconds: number; connections: number; rate?: number }) {
+  const result = await autocannon({
+    url: `https://127.0.0.1:${r.port}/mutate`, method: 'POST', headers: { 'content-type': 'application/json' }, body,
+    connections: opts.connections, duration: opts.seconds, ...(opts.rate ? { overallRate: opts.rate } : {}),
+  });
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx, total: result.requests.total };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+async function createServiceAccounts(kube: KubeHelpers, namespace: string, count: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const annotations: Record<string, string> = i % 10 === 0 ? { 'eks.amazonaws.com/role-arn': `${ROLE}-${i}` } : {};
+      await kube.createServiceAccount(namespace, `sa-${i}`, annotations);
+      if (i % 5000 === 0) log(`ServiceAccounts: ${i}/${count}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  log(`${FULL ? 'full' : 'quick'} mode on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`);
+  const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'reference-webhook']);
+  const cp = await startControlPlane({ extraApiServerArgs: ['--max-requests-inflight=2000', '--max-mutating-requests-inflight=1000'] });
+  const results: Record<string, unknown> = { mode: FULL ? 'full' : 'quick', date: new Date().toISOString(), cpus: os.cpus().length, node: process.versions.node };
+  const rows: string[][] = [];
+  try {
+    const kube = new KubeHelpers(cp.kubeConfig);
+    const ns = await kube.createNamespace('bench');
+    await kube.createServiceAccount(ns, 'app', { 'eks.amazonaws.com/role-arn': ROLE });
+    const cert = await issueCertificate(cp.ca, cp.dir, { name: 'bench', commonName: '127.0.0.1', ips: ['127.0.0.1'] });
+
+    // throughput and latency, alternating A B A B
+    const systems: Record<System, Running> = {
+      'kube-irsa': await startSystem('kube-irsa', cp, binDir, cert),
+      reference: await startSystem('reference', cp, binDir, cert),
+    };
+    for (const r of Object.values(systems)) await waitMutating(r, ns, 'app', 60_000);
+    const throughput: Record<string, { ratios: number[]; rps: Record<System, number[]> }> = {};
+    for (const size of ['small', 'typical', 'large'] as const) {
+      const body = review(podOfSize(size, ns), ns);
+      throughput[size] = { ratios: [], rps: { 'kube-irsa': [], reference: [] } };
+      for (let pair = 0; pair < MODE.pairs; pair++) {
+        const order: System[] = pair % 2 === 0 ? ['kube-irsa', 'reference'] : ['reference', 'kube-irsa'];
+        const got: Partial<Record<System, number>> = {};
+        for (const s of order) {
+          const res = await load(systems[s], body, { seconds: MODE.seconds, connections: 64 });
+          if (res.errors > 0) log(`${s} ${size}: ${res.errors} errors`);
+          got[s] = res.rps;
+          throughput[size].rps[s].push(res.rps);
+        }
+        throughput[size].ratios.push((got['kube-irsa'] ?? 0) / (got.reference ?? 1));
+        log(`throughput ${size} pair ${pair + 1}: kube-irsa ${fmt(got['kube-irsa'] ?? 0, 0)} req/s, reference ${fmt(got.reference ?? 0, 0)} req/s`);
+      }
+      rows.push([`throughput, ${size} pod, 64 connections (req/s)`, fmt(median(throughput[size].rps['kube-irsa']), 0), fmt(median(throughput[size].rps.reference), 0), `${fmt(median(throughput[size].ratios), 2)}×`, size === 'typical' ? '≥ 1.5×' : '']);
+    }
+    results.throughput = throughput;
+
+    const latency: Record<string, { p50: Record<System, number[]>; p99: Record<System, number[]>; ratiosP99: number[] }> = {};
+    const typical = review(podOfSize('typical', ns), ns);
+    for (const rate of MODE.rates) {
+      latency[rate] = { p50: { 'kube-irsa': [], reference: [] }, p99: { 'kube-irsa': [], reference: [] }, ratiosP99: [] };
+      for (let pair = 0; pair < MODE.pairs; pair++) {
+        const order: System[] = pair % 2 === 0 ? ['kube-irsa', 'reference'] : ['reference', 'kube-irsa'];
+        const p99: Partial<Record<System, number>> = {};
+        for (const s of order) {
+          const res = await load(systems[s], typical, { seconds: MODE.seconds, connections: 64, rate });
+          latency[rate].p50[s].push(res.p50);
+          latency[rate].p99[s].push(res.p99);
+          p99[s] = res.p99;
+        }
+        latency[rate].ratiosP99.push((p99['kube-irsa'] ?? 0) / Math.max(p99.reference ?? 1, 0.001));
+      }
+      const l = latency[rate];
+      rows.push([`latency at ${rate} req/s, typical pod: p50 / p99 (ms)`, `${fmt(median(l.p50['kube-irsa']))} / ${fmt(median(l.p99['kube-irsa']))}`, `${fmt(median(l.p50.reference))} / ${fmt(median(l.p99.reference))}`, `${fmt(median(l.ratiosP99), 2)}× p99`, rate === 1000 ? 'p99 ≤ 0.7×' : '']);
+      log(`latency at ${rate} req/s done`);
+    }
+    results.latency = latency;
+    for (const r of Object.values(systems)) await r.stop();
+
+    // memory and time to ready with many ServiceAccounts
+    log(`creating ${MODE.serviceAccounts} ServiceAccounts (10% annotated)`);
+    const bigNs = await kube.createNamespace('many');
+    await createServiceAccounts(kube, bigNs, MODE.serviceAccounts);
+    const lastAnnotated = `sa-${Math.floor((MODE.serviceAccounts - 1) / 10) * 10}`;
+    const memory: Record<System, { readyMs: number; rssMiB: number }[]> = { 'kube-irsa': [], reference: [] };
+    for (let pair = 0; pair < Math.min(MODE.pairs, 2); pair++) {
+      for (const s of (pair % 2 === 0 ? ['kube-irsa', 'reference'] : ['reference', 'kube-irsa']) as System[]) {
+        const r = await startSystem(s, cp, binDir, cert);
+        const readyMs = await waitMutating(r, bigNs, lastAnnotated, 300_000);
+        await new Promise((res) => setTimeout(res, 3_000));
+        memory[s].push({ readyMs, rssMiB: await rssMiB(r.child.pid ?? 0) });
+        await r.stop();
+      }
+    }
+    results.memory = memory;
+    const rss = (s: System) => median(memory[s].map((m) => m.rssMiB));
+    const ready = (s: System) => median(memory[s].map((m) => m.readyMs)) / 1000;
+    rows.push([`resident memory after sync, ${MODE.serviceAccounts.toLocaleString('en')} ServiceAccounts (MiB)`, fmt(rss('kube-irsa'), 0), fmt(rss('reference'), 0), `${fmt(rss('kube-irsa') / rss('reference'), 2)}×`, '≤ 1.0×']);
+    rows.push([`time to mutate the last ServiceAccount's pods after start (s)`, fmt(ready('kube-irsa')), fmt(ready('reference')), `${fmt(ready('kube-irsa') / ready('reference'), 2)}×`, '']);
+
+    const agent: AgentBenchResult = await benchAgents(cp, { full: FULL, log });
+    results.agent = agent;
+    rows.push(['agent: pod CREATE → verdict Event, p50 / p99 (s)', `${fmt(agent.verdictLatency.p50, 2)} / ${fmt(agent.verdictLatency.p99, 2)}`, '', '', 'p99 ≤ 2 s']);
+    rows.push([`agent: STS calls per interval, ${agent.fleet.agents} agents × ${agent.fleet.serviceAccounts} ServiceAccounts`, `${agent.fleet.callsPerInterval.toFixed(0)} (${fmt(agent.fleet.callsPerInterval / agent.fleet.serviceAccounts, 2)}× M)`, '', '', '≤ 1.05 × M']);
+    rows.push([`agent: resident memory, ${agent.memory.pods} pods / ${agent.memory.serviceAccounts} ServiceAccounts (MiB)`, fmt(agent.memory.rssMiB, 0), '', '', '≤ 80 MB']);
+  } finally {
+    await cp.stop();
+  }
+  results.durationSeconds = Math.round((Date.now() - started) / 1000);
+  const table = ['| measure | kube-irsa | reference | ratio | target |', '|---|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  results.table = table;
+  const dir = path.join(import.meta.dirname, 'results');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${FULL ? 'full' : 'quick'}.json`);
+  await writeFile(file, JSON.stringify(results, null, 2));
+  console.log(`\n${table}\n\n${FULL ? 'Full' : 'Quick'} run on ${os.cpus().length} cores in ${results.durationSeconds as number} s; results in ${path.relative(ROOT, file)}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  process.exit(1);
+});
