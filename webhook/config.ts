@@ -31,6 +31,7 @@ export const WEBHOOK_FLAGS = {
   'container-credentials-full-uri': { kind: 'string', default: 'http://169.254.170.23/v1/credentials', help: 'AWS_CONTAINER_CREDENTIALS_FULL_URI in container-credentials mode' },
   'service-account-lookup-grace-period': { kind: 'duration', default: 2_000, help: 'how long a pod whose ServiceAccount is not cached yet may wait for a live lookup (reference default: 0, which races)' },
   'log-level': { kind: 'string', default: 'info', choices: LOG_LEVELS, help: 'log level' },
+  'max-in-flight': { kind: 'int', default: 512, min: 0, help: 'admissions in progress beyond which new ones get 503 at once instead of queueing (0: no limit)' },
   'shutdown-grace-period': { kind: 'duration', default: 10_000, help: 'on SIGTERM, how long in-flight admissions may take to finish' },
   // accepted for drop-in compatibility
   'in-cluster': { kind: 'bool', default: true, compat: true, help: 'the reference obtains its certificate through a CSR with a signer that no longer exists; kube-irsa always serves --tls-cert/--tls-key' },
@@ -73,6 +74,7 @@ export interface WebhookConfig {
   readonly containerCredentialsFile: string;
   readonly lookupGracePeriodMs: number;
   readonly shutdownGracePeriodMs: number;
+  readonly maxInFlight: number;
   readonly debugHandlers: boolean;
   readonly logLevel: LogLevel;
 }
@@ -139,6 +141,7 @@ export function buildWebhookConfig(v: WebhookFlagValues, given: ReadonlySet<stri
     containerCredentialsFile: v['watch-container-credentials-config'],
     lookupGracePeriodMs: v['service-account-lookup-grace-period'],
     shutdownGracePeriodMs: v['shutdown-grace-period'],
+    maxInFlight: v['max-in-flight'],
     debugHandlers: v['enable-debugging-handlers'],
     logLevel: v['log-level'] as LogLevel,
   };

@@ -66,7 +66,7 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, random
   let draining = false;
   const admission = buildAdmissionApp({
     https: { cert: serving.cert, key: serving.key, minVersion: config.tls.minVersion, ...(config.tls.ciphers ? { ciphers: config.tls.ciphers } : {}) },
-    logger, metrics,
+    logger, metrics, maxInFlight: config.maxInFlight,
     deps: {
       serviceAccounts, defaults: config.identity,
       mapping: () => mapping.current,

@@ -25,6 +25,8 @@ export interface AdmissionAppOptions {
   readonly metrics: WebhookMetrics;
   readonly logger: Logger;
   readonly readiness: Readiness;
+  /** Admissions in progress beyond which new ones are refused at once with 503 (0: no limit). */
+  readonly maxInFlight?: number;
 }
 
 export function buildAdmissionApp(opts: AdmissionAppOptions) {
@@ -44,9 +46,42 @@ export function buildAdmissionApp(opts: AdmissionAppOptions) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_REVIEW_BYTES }, (_req, body, done) => done(null, body));
 
+  // Overload: refuse at once rather than let every admission queue past the API server's timeout.
+  // The API server then applies the failure policy (Ignore by default: the pod starts unmutated and
+  // the agent reports it), instead of waiting for each pod until it times out.
+  const maxInFlight = opts.maxInFlight ?? 0;
+  let inFlight = 0;
+  const counted = new WeakSet<object>();
+  app.addHook('onRequest', (req, reply, done) => {
+    if (req.url.startsWith('/mutate')) {
+      if (maxInFlight > 0 && inFlight >= maxInFlight) {
+        metrics.observeShed();
+        void reply.code(503).header('retry-after', '1').type('text/plain').send('overloaded: too many admissions in progress\n');
+        return;
+      }
+      inFlight++;
+      counted.add(req);
+    }
+    done();
+  });
+  const release = (req: object): void => {
+    if (counted.delete(req)) inFlight--;
+  };
+  app.addHook('onRequestAbort', (req, done) => {
+    release(req);
+    done();
+  });
   app.addHook('onResponse', (req, reply, done) => {
+    release(req);
     if (req.routeOptions.url === '/mutate') metrics.observeHttp(req.method, '/mutate', reply.statusCode, reply.elapsedTime / 1000);
     done();
+  });
+
+  // A bug must not look like a verdict: answer 500, so the API server applies the failure policy
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) logger.error({ err: err.message, stack: err.stack }, 'admission failed unexpectedly');
+    void reply.code(status).type('application/json').send(JSON.stringify({ response: { uid: '', allowed: false, status: { metadata: {}, code: status, message: status === 500 ? 'internal error in kube-irsa' : err.message } } }));
   });
 
   app.post('/mutate', async (req, reply) => {
@@ -62,16 +97,17 @@ export function buildAdmissionApp(opts: AdmissionAppOptions) {
       metrics.observeAdmission('rejected', Number(process.hrtime.bigint() - started) / 1e9, undefined, 0);
       return encodeReview(decoded.typeMeta, denied(decoded.uid, decoded.message));
     }
-    const log = logger.child(requestLogFields(decoded.request));
     const result = await admit(decoded.request, opts.deps);
+    // a per-request child logger costs a serialisation: build it only for lines that will be written
+    const log = (level: 'debug' | 'warn') => (logger.isLevelEnabled(level) ? logger.child(requestLogFields(decoded.request)) : undefined);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.observeAdmission(result.outcome, seconds, result.identity?.mode, result.response.warnings?.length ?? 0);
     if (result.outcome === 'mutated') {
-      log.debug({ serviceAccount: result.serviceAccount, mode: result.identity?.mode, roleArn: result.identity?.mode === 'web-identity' ? result.identity.roleArn : undefined, source: result.identity?.source, warnings: result.response.warnings }, 'pod mutated');
+      log('debug')?.debug({ serviceAccount: result.serviceAccount, mode: result.identity?.mode, roleArn: result.identity?.mode === 'web-identity' ? result.identity.roleArn : undefined, source: result.identity?.source, warnings: result.response.warnings }, 'pod mutated');
     } else if (result.outcome === 'rejected') {
-      log.warn({ reason: result.response.status?.message }, 'admission request rejected');
+      log('warn')?.warn({ reason: result.response.status?.message }, 'admission request rejected');
     } else {
-      log.debug({ outcome: result.outcome, serviceAccount: result.serviceAccount, lookup: result.lookup }, 'pod not mutated');
+      log('debug')?.debug({ outcome: result.outcome, serviceAccount: result.serviceAccount, lookup: result.lookup }, 'pod not mutated');
     }
     return encodeReview(decoded.typeMeta, result.response);
   });

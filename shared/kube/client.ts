@@ -42,6 +42,28 @@ export function loadKubeConfig(opts: KubeConnectionOptions): KubeConfig {
   if (opts.kubeApi && opts.kubeconfig) {
     kc.clusters = kc.clusters.map((c) => (c.name === cluster.name ? { ...c, server: opts.kubeApi! } : c));
   }
+  return shareConnections(kc);
+}
+
+/**
+ * client-node 2.x builds a new undici Agent for every request, so every API call pays a TLS
+ * handshake and leaves an idle socket behind. Reuse one connection pool per client configuration
+ * (the TLS options only change with the kubeconfig; credentials are applied per request).
+ */
+export function shareConnections(kc: KubeConfig): KubeConfig {
+  const target = kc as unknown as { createDispatcher?: (cluster: unknown, options: unknown) => unknown };
+  const original = target.createDispatcher?.bind(kc);
+  if (!original) return kc;
+  const pools = new Map<string, unknown>();
+  target.createDispatcher = (cluster, options) => {
+    const key = JSON.stringify([cluster, options]);
+    let pool = pools.get(key);
+    if (pool === undefined) {
+      pool = original(cluster, options);
+      pools.set(key, pool);
+    }
+    return pool;
+  };
   return kc;
 }
 

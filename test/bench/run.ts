@@ -11,6 +11,7 @@ import autocannon from 'autocannon';
 import { ensureBinaries } from '../cluster/binaries.ts';
 import { freePorts, startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { eventually, KubeHelpers } from '../cluster/kube-helpers.ts';
+import { httpsRequest } from '../cluster/https.ts';
 import { issueCertificate } from '../cluster/pki.ts';
 import { benchAgents, type AgentBenchResult } from './agent-bench.ts';
 
@@ -75,8 +76,8 @@ async function startSystem(system: System, cp: ControlPlane, binDir: string, cer
   const common = ['--kubeconfig', cp.kubeconfigPath, `--port=${port}`, `--metrics-port=${metricsPort}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile,
     '--aws-default-region=us-west-2', '--annotation-prefix=eks.amazonaws.com', '--token-audience=sts.amazonaws.com', '--in-cluster=false'];
   const child = system === 'kube-irsa'
-    ? spawn(CLI, ['webhook', ...common, '--bind-address=127.0.0.1'], { stdio: 'ignore' })
-    : spawn(path.join(binDir, 'reference-webhook'), [...common, '--logtostderr'], { stdio: 'ignore' });
+    ? spawn(CLI, ['webhook', ...common, '--bind-address=127.0.0.1'], { stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(path.join(binDir, 'reference-webhook'), [...common, '--logtostderr', '--v=0'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const stop = async () => {
     if (child.exitCode !== null) return;
     child.kill('SIGTERM');
@@ -86,13 +87,14 @@ async function startSystem(system: System, cp: ControlPlane, binDir: string, cer
 }
 
 /** Ready = a pod of the last annotated ServiceAccount gets mutated (the reference has no readiness endpoint). */
-async function waitMutating(r: Running, namespace: string, serviceAccount: string, timeoutMs: number): Promise<number> {
+async function waitMutating(r: Running, ca: string, namespace: string, serviceAccount: string, timeoutMs: number): Promise<number> {
   const started = Date.now();
   const pod = { ...podOfSize('small', namespace), spec: { serviceAccountName: serviceAccount, containers: [{ name: 'app', image: 'app:1' }] } };
   await eventually(async () => {
-    const res = await fetch(`https://127.0.0.1:${r.port}/mutate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: review(pod, namespace) }).catch(() => undefined);
-    if (!res) return undefined;
-    const body = await res.json() as { response?: { patch?: string } };
+    if (r.child.exitCode !== null) throw new Error(`${r.system} exited with ${r.child.exitCode}`);
+    const res = await httpsRequest(`https://127.0.0.1:${r.port}/mutate`, { ca, method: 'POST', headers: { 'content-type': 'application/json' }, body: review(pod, namespace), timeoutMs: 2_000 }).catch(() => undefined);
+    if (!res || res.status !== 200) return undefined;
+    const body = JSON.parse(res.body) as { response?: { patch?: string } };
     return body.response?.patch ? true : undefined;
   }, `${r.system} to mutate pods of ${namespace}/${serviceAccount}`, timeoutMs, 100);
   return Date.now() - started;
@@ -139,7 +141,7 @@ async function main(): Promise<void> {
       'kube-irsa': await startSystem('kube-irsa', cp, binDir, cert),
       reference: await startSystem('reference', cp, binDir, cert),
     };
-    for (const r of Object.values(systems)) await waitMutating(r, ns, 'app', 60_000);
+    for (const r of Object.values(systems)) await waitMutating(r, cp.ca.certPem, ns, 'app', 60_000);
     const throughput: Record<string, { ratios: number[]; rps: Record<System, number[]> }> = {};
     for (const size of ['small', 'typical', 'large'] as const) {
       const body = review(podOfSize(size, ns), ns);
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
     for (let pair = 0; pair < Math.min(MODE.pairs, 2); pair++) {
       for (const s of (pair % 2 === 0 ? ['kube-irsa', 'reference'] : ['reference', 'kube-irsa']) as System[]) {
         const r = await startSystem(s, cp, binDir, cert);
-        const readyMs = await waitMutating(r, bigNs, lastAnnotated, 300_000);
+        const readyMs = await waitMutating(r, cp.ca.certPem, bigNs, lastAnnotated, 300_000);
         await new Promise((res) => setTimeout(res, 3_000));
         memory[s].push({ readyMs, rssMiB: await rssMiB(r.child.pid ?? 0) });
         await r.stop();

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { shareConnections } from '../../shared/kube/client.ts';
 import { stringify as toYaml } from 'yaml';
 import { ensureBinaries } from './binaries.ts';
 import { httpsRequest } from './https.ts';
@@ -47,6 +48,8 @@ export interface ControlPlane {
   kubeConfigFor(user: string): KubeConfig;
   /** Admin client configuration that impersonates `user` (a ServiceAccount user gets its groups). */
   impersonating(user: string): KubeConfig;
+  /** Stops kube-apiserver (etcd keeps the data), waits `downMs`, starts it again on the same port. */
+  restartApiServer(downMs?: number): Promise<void>;
   /** Stops both processes and removes the folder. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -118,7 +121,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     const server = `https://127.0.0.1:${apiPort}`;
     const apiServerLog = path.join(dir, 'kube-apiserver.log');
-    procs.push(startProcess('kube-apiserver', path.join(binDir, 'kube-apiserver'), [
+    const apiServerArgs = [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
       `--cert-dir=${pki}`, `--tls-cert-file=${serving.certFile}`, `--tls-private-key-file=${serving.keyFile}`,
@@ -130,11 +133,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--endpoint-reconciler-type=none',
       '--event-ttl=1h', '--profiling=false', '--v=1',
       ...(opts.extraApiServerArgs ?? []),
-    ], {
+    ];
+    const startApiServer = (): ManagedProcess => startProcess('kube-apiserver', path.join(binDir, 'kube-apiserver'), apiServerArgs, {
       logFile: apiServerLog,
       // webhook calls go to loopback; a proxy from the environment must not intercept them
       env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' },
-    }));
+    });
+    procs.push(startApiServer());
 
     await waitForReady(server, ca.certPem, procs, opts.startTimeoutMs ?? 90_000, apiServerLog);
 
@@ -161,6 +166,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       impersonating(user) {
         return makeKubeConfig(server, ca.certPem, `as-${user}`, { token: adminToken, impersonateUser: user });
       },
+      async restartApiServer(downMs = 0) {
+        const index = procs.findIndex((p) => p.name === 'kube-apiserver');
+        await procs[index]?.stop();
+        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+        procs[index] = startApiServer();
+        await waitForReady(server, ca.certPem, procs, opts.startTimeoutMs ?? 90_000, apiServerLog);
+      },
       stop,
     };
     running.delete(plane);
@@ -181,7 +193,7 @@ function makeKubeConfig(server: string, caPem: string, userName: string, user: {
     contexts: [{ name: userName, cluster: 'kube-irsa-test', user: userName }],
     currentContext: userName,
   });
-  return kc;
+  return shareConnections(kc);
 }
 
 async function waitForReady(server: string, caPem: string, procs: ManagedProcess[], timeoutMs: number, log: string): Promise<void> {

@@ -44,8 +44,8 @@ export async function admit(req: AdmissionRequest, deps: AdmissionDeps): Promise
   }
   const pod = req.object as PodLike;
   const spec = pod.spec;
-  if (spec !== undefined && spec !== null && !isObject(spec)) {
-    return { ...base, response: denied(req.uid, 'cannot read request.object as a Pod: spec is not an object'), outcome: 'rejected' };
+  if (!isObject(spec)) {
+    return { ...base, response: denied(req.uid, `cannot read request.object as a Pod: ${spec === undefined || spec === null ? 'it has no spec' : 'spec is not an object'}`), outcome: 'rejected' };
   }
   // the namespace of the request is authoritative (the object may not carry one yet)
   const namespace = req.namespace ?? (typeof pod.metadata?.namespace === 'string' ? pod.metadata.namespace : '');

@@ -161,8 +161,16 @@ export function buildPodPatch(req: MutationRequest, settings: MutationSettings):
     ? { mode: identity.mode, roleArn: identity.roleArn, audience, source: identity.source }
     : { mode: identity.mode, audience, source: identity.source };
 
-  if (identity.mode === 'container-credentials') addToMap(patch, '/metadata/labels', pod.metadata?.labels, POD_IDENTITY_LABEL, 'enabled');
-  addToMap(patch, '/metadata/annotations', pod.metadata?.annotations, INJECTED_ANNOTATION, JSON.stringify(injected));
+  if (!isObject(pod.metadata)) {
+    // the API server always sends metadata; a raw object without it still gets a valid patch
+    patch.push({
+      op: 'add', path: '/metadata',
+      value: { annotations: { [INJECTED_ANNOTATION]: JSON.stringify(injected) }, ...(identity.mode === 'container-credentials' ? { labels: { [POD_IDENTITY_LABEL]: 'enabled' } } : {}) },
+    });
+  } else {
+    if (identity.mode === 'container-credentials') addToMap(patch, '/metadata/labels', pod.metadata.labels, POD_IDENTITY_LABEL, 'enabled');
+    addToMap(patch, '/metadata/annotations', pod.metadata.annotations, INJECTED_ANNOTATION, JSON.stringify(injected));
+  }
 
   const volumes = pod.spec?.volumes;
   if (!listOf(volumes).some((v) => v?.name === volume.volumeName)) {
@@ -186,7 +194,9 @@ export function buildPodPatch(req: MutationRequest, settings: MutationSettings):
   const known = new Set<string>();
   for (const field of ['initContainers', 'containers'] as const) {
     listOf(pod.spec?.[field]).forEach((container: ContainerLike, i) => {
-      if (typeof container?.name === 'string') known.add(container.name);
+      // raw JSON can hold anything; only objects are containers (the API server rejects the rest)
+      if (!isObject(container)) return;
+      if (typeof container.name === 'string') known.add(container.name);
       if (typeof container?.name === 'string' && skip.names.has(container.name)) return;
       const env = missingEnv(container, req, settings, tokenFile, sessionName);
       if (env === undefined) return;
