@@ -72,9 +72,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     if (stopped) return;
     stopped = true;
     running.delete(plane);
+    // every test's Events and IRSACheck statuses are scanned once, here, for leaked secrets
+    const leaks = plane.kubeConfig ? await scanForSecrets(plane.kubeConfig).catch(() => []) : [];
     // apiserver first so it does not log a storm of etcd errors
     for (const p of [...procs].reverse()) await p.stop();
     await rm(dir, { recursive: true, force: true });
+    if (leaks.length > 0) throw new Error(`secrets found in the cluster's Events or IRSAChecks: ${leaks.join('; ')}`);
   };
   // a placeholder until the real object exists, so an interrupted start is still cleaned up
   let plane: ControlPlane = { stop } as ControlPlane;
@@ -275,4 +278,15 @@ function installSignalHandlers(): void {
       });
     });
   }
+}
+
+/** JWTs and AWS keys in any Event message or IRSACheck status of the cluster. */
+async function scanForSecrets(kc: KubeConfig): Promise<string[]> {
+  const { CoreV1Api, CustomObjectsApi } = await import('@kubernetes/client-node');
+  const { findSecrets } = await import('../support/log-capture.ts');
+  const events = await kc.makeApiClient(CoreV1Api).listEventForAllNamespaces({});
+  const text = [events.items.map((e) => e.message ?? '').join('\n')];
+  const checks = await kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: 'kube-irsa.io', version: 'v1alpha1', plural: 'irsachecks' }).catch(() => undefined);
+  if (checks) text.push(JSON.stringify(checks));
+  return findSecrets(text.join('\n'));
 }
