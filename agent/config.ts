@@ -1,7 +1,7 @@
 // The agent's flags and its frozen config. Identity flags are the webhook's (shared), so the agent
 // resolves a ServiceAccount exactly as the webhook does.
 import { readFileSync } from 'node:fs';
-import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
+import { ConfigError, type FlagSpecs, type FlagValues } from '../shared/cli/flags.ts';
 import type { IdentityDefaults } from '../shared/identity/annotations.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
 import { KUBE_FLAGS, requireApiServer } from '../shared/kube/flags.ts';
@@ -58,14 +58,6 @@ export interface AgentConfig {
   readonly logLevel: LogLevel;
 }
 
-export class AgentConfigError extends Error {
-  readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'AgentConfigError';
-    this.problems = problems;
-  }
-}
 
 export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; notices: string[] } {
   const problems: string[] = [];
@@ -88,7 +80,7 @@ export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = pr
   for (const f of ['recheck-interval', 'misconfigured-recheck-interval', 'retry-interval'] as const) {
     if (v[f] < 100) problems.push(`--${f} must be at least 100ms`);
   }
-  if (problems.length > 0) throw new AgentConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     notices,
     config: Object.freeze({

@@ -31,6 +31,18 @@ const DOCTOR_FLAGS = {
   output: { kind: 'string', default: 'text', choices: ['text', 'json'], help: 'text for people, json for tools' },
 } as const satisfies FlagSpecs;
 
+async function readCaFiles(files: readonly string[], problems: string[]): Promise<string[]> {
+  const pems: string[] = [];
+  for (const f of files) {
+    try {
+      pems.push(await readFile(f, 'utf8'));
+    } catch (err) {
+      problems.push(`cannot read --issuer-ca-file ${f}: ${(err as Error).message}`);
+    }
+  }
+  return pems;
+}
+
 export const EXIT_CODES: Readonly<Record<Verdict, number>> = { healthy: 0, misconfigured: 2, inconclusive: 3 };
 
 export function renderReport(result: TokenCheckResult, roleArn: string, audience: string): string {
@@ -72,14 +84,7 @@ export async function runDoctor(argv: readonly string[], io: CommandIo = process
       problems.push(`cannot read --token-file ${v['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
-  const caPems: string[] = [];
-  for (const f of v['issuer-ca-file']) {
-    try {
-      caPems.push(await readFile(f, 'utf8'));
-    } catch (err) {
-      problems.push(`cannot read --issuer-ca-file ${f}: ${(err as Error).message}`);
-    }
-  }
+  const caPems = await readCaFiles(v['issuer-ca-file'], problems);
   if (problems.length > 0) {
     io.stderr.write(problems.map((p) => `kube-irsa doctor: ${p}\n`).join(''));
     return 1;
@@ -123,14 +128,7 @@ async function runClusterDoctor(target: string, v: DoctorValues, io: CommandIo):
   const [, namespace = '', name = ''] = m;
   const problems: string[] = [];
   const defaults = identityDefaultsFrom(v, problems, []);
-  const caPems: string[] = [];
-  for (const f of v['issuer-ca-file']) {
-    try {
-      caPems.push(await readFile(f, 'utf8'));
-    } catch (err) {
-      problems.push(`cannot read --issuer-ca-file ${f}: ${(err as Error).message}`);
-    }
-  }
+  const caPems = await readCaFiles(v['issuer-ca-file'], problems);
   let kc;
   try {
     kc = loadKubeConfig({ kubeconfig: v.kubeconfig || undefined, kubeApi: v['kube-api'] || undefined });

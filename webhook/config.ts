@@ -1,7 +1,7 @@
 // The webhook's flags: every flag of amazon-eks-pod-identity-webhook with its name and default (so
 // manifests carry over unchanged), kube-irsa's own, and the validation that turns them into one
 // frozen WebhookConfig. Where kube-irsa cannot or will not do what a flag asked, it says so.
-import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
+import { ConfigError, type FlagSpecs, type FlagValues } from '../shared/cli/flags.ts';
 import type { IdentityDefaults } from '../shared/identity/annotations.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
 import { KUBE_FLAGS, requireApiServer } from '../shared/kube/flags.ts';
@@ -85,14 +85,7 @@ export interface ConfigResult {
   readonly notices: readonly string[];
 }
 
-export class ConfigError extends Error {
-  readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
+export { ConfigError };
 
 export function buildWebhookConfig(v: WebhookFlagValues, given: ReadonlySet<string>, opts: { requireApiServer: boolean } = { requireApiServer: true }): ConfigResult {
   const problems: string[] = [];

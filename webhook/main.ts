@@ -1,16 +1,17 @@
 // `kube-irsa webhook`: wiring only. Flags → config; certificate, API client, caches and sources;
 // the HTTPS admission server and the metrics server; SIGTERM drains in-flight admissions first.
 import { CoreV1Api } from '@kubernetes/client-node';
-import { parseCommandLine, type Command } from '../shared/cli/command.ts';
+import type { Command } from '../shared/cli/command.ts';
+import { runService } from '../shared/cli/service.ts';
 import { loadKubeConfig } from '../shared/kube/client.ts';
 import { createReflector, type Reflector } from '../shared/kube/reflector.ts';
 import { MAPPING_CONFIG_MAP_NAME } from '../shared/identity/config-map.ts';
 import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
-import { createLogger, type Logger } from '../shared/logging.ts';
+import type { Logger } from '../shared/logging.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { VERSION } from '../shared/version.ts';
 import { CertificateStore } from './certificate-store.ts';
-import { buildWebhookConfig, ConfigError, WEBHOOK_FLAGS, type WebhookConfig } from './config.ts';
+import { buildWebhookConfig, WEBHOOK_FLAGS, type WebhookConfig } from './config.ts';
 import { ContainerCredentialsSource } from './container-credentials-source.ts';
 import { MappingSource } from '../shared/identity/mapping-source.ts';
 import { createWebhookMetrics } from './metrics.ts';
@@ -124,46 +125,16 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, random
 export const webhookCommand: Command = {
   name: 'webhook',
   summary: 'Run the mutating admission webhook (drop-in for amazon-eks-pod-identity-webhook)',
-  async run(argv) {
-    const parsed = parseCommandLine({
-      name: 'webhook', usage: 'webhook [flags]',
-      description: 'Mutating admission webhook that injects AWS web-identity (IRSA) or container-credentials settings into pods.\nAccepts every flag of amazon-eks-pod-identity-webhook.',
-    }, WEBHOOK_FLAGS, argv);
-    if (typeof parsed === 'number') return parsed;
-    if (parsed.values.version) {
+  run: (argv) => runService({
+    name: 'webhook',
+    description: 'Mutating admission webhook that injects AWS web-identity (IRSA) or container-credentials settings into pods.\nAccepts every flag of amazon-eks-pod-identity-webhook.',
+    flags: WEBHOOK_FLAGS,
+    early: ({ values }) => {
+      if (!values.version) return undefined;
       process.stdout.write(`kube-irsa ${VERSION}\n`);
       return 0;
-    }
-    if (parsed.positionals.length > 0) {
-      process.stderr.write(`kube-irsa webhook: unexpected argument "${parsed.positionals[0] ?? ''}"\n`);
-      return 1;
-    }
-    let built;
-    try {
-      built = buildWebhookConfig(parsed.values, parsed.given);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(err.problems.map((p) => `kube-irsa webhook: ${p}\n`).join(''));
-        return 1;
-      }
-      throw err;
-    }
-    const logger = createLogger({ component: 'webhook', level: built.config.logLevel });
-    for (const n of built.notices) logger.warn(n);
-    let running: RunningWebhook;
-    try {
-      running = await startWebhook(built.config, logger);
-    } catch (err) {
-      logger.fatal({ err: (err as Error).message }, 'webhook failed to start');
-      process.stderr.write(`kube-irsa webhook: ${(err as Error).message}\n`);
-      return 1;
-    }
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
-    logger.info({ signal }, 'shutting down: draining in-flight admissions');
-    await running.stop();
-    return 0;
-  },
+    },
+    configure: ({ values, given }) => buildWebhookConfig(values, given),
+    start: (config, logger) => startWebhook(config, logger),
+  }, argv),
 };

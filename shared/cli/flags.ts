@@ -36,12 +36,21 @@ export interface ParsedFlags<S extends FlagSpecs> {
   readonly positionals: readonly string[];
 }
 
-export class UsageError extends Error {
+/** Invalid configuration: every problem found, each a full sentence naming the flag. */
+export class ConfigError extends Error {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
     super(problems.join('\n'));
-    this.name = 'UsageError';
+    this.name = 'ConfigError';
     this.problems = problems;
+  }
+}
+
+/** Flags that do not parse (unknown, wrong type, out of range). */
+export class UsageError extends ConfigError {
+  constructor(problems: readonly string[]) {
+    super(problems);
+    this.name = 'UsageError';
   }
 }
 

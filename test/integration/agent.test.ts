@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { PassThrough } from 'node:stream';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
@@ -17,6 +16,7 @@ import { startAgent, type RunningAgent } from '../../agent/main.ts';
 import { startControlPlane, freePorts, type ControlPlane } from '../cluster/control-plane.ts';
 import { eventually, KubeHelpers, PAUSE_IMAGE } from '../cluster/kube-helpers.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
+import { captureIo } from '../support/io-capture.ts';
 import { writeProjectedToken } from '../support/kubelet-dir.ts';
 import { captureLogs, findSecrets, type CapturedLogs } from '../support/log-capture.ts';
 import { startWebhookHarness, TEST_NAMESPACE_LABEL, waitForMutation, type WebhookHarness } from '../support/webhook-harness.ts';
@@ -319,14 +319,9 @@ describe('agent scenarios', () => {
 
   describe('kube-irsa doctor', () => {
     async function doctor(...argv: string[]) {
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      let out = '';
-      let err = '';
-      stdout.on('data', (c: Buffer) => (out += c.toString()));
-      stderr.on('data', (c: Buffer) => (err += c.toString()));
-      const code = await runDoctor(argv, { stdout, stderr });
-      return { code, out, err };
+      const io = captureIo();
+      const code = await runDoctor(argv, io);
+      return { code, out: io.out(), err: io.err() };
     }
     async function tokenFile(sa: string, trustPolicy: unknown): Promise<string> {
       const pod = await setUp(sa, { trustPolicy, node: 'node-z' });

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import pino from 'pino';
@@ -18,6 +17,7 @@ import { httpsRequest } from '../cluster/https.ts';
 import { eventually, KubeHelpers } from '../cluster/kube-helpers.ts';
 import { applyManifestFile } from '../cluster/manifests.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
+import { captureIo } from '../support/io-capture.ts';
 import { startWebhookHarness, TEST_NAMESPACE_LABEL, waitForMutation, type WebhookHarness } from '../support/webhook-harness.ts';
 
 const ACCOUNT = '111122223333';
@@ -178,27 +178,22 @@ describe('fleet-wide identity health', () => {
   });
 
   test('kube-irsa doctor <namespace>/<serviceaccount>: resolves like the webhook, mints a token, shows the shared status and Events', async () => {
-    const stdout = new PassThrough();
-    let out = '';
-    stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const code = await runDoctor([`${ns}/orders`, '--kubeconfig', cp.kubeconfigPath, `--sts-endpoint=${sts.endpoint}`, `--issuer-ca-file=${caFile}`], { stdout, stderr: new PassThrough() });
+    const io = captureIo();
+    const code = await runDoctor([`${ns}/orders`, '--kubeconfig', cp.kubeconfigPath, `--sts-endpoint=${sts.endpoint}`, `--issuer-ca-file=${caFile}`], io);
+    const out = io.out();
     assert.equal(code, 0, out);
     assert.match(out, new RegExp(`ServiceAccount: ${ns}/orders \\(role from service-account\\)`));
     assert.match(out, /Result: Healthy \(healthy\)/);
     assert.match(out, new RegExp(`Shared status \\(IRSACheck ${ns}/orders\\): Healthy / Healthy, last probe .* from node-\\d+`));
     assert.match(out, /Recent Events:\n {2}Normal {2}Healthy/);
     sts.state.updateTrustPolicy(ACCOUNT, 'billing', trust('system:serviceaccount:other:billing'));
-    const json = new PassThrough();
-    let jsonOut = '';
-    json.on('data', (c: Buffer) => (jsonOut += c.toString()));
-    assert.equal(await runDoctor([`${ns}/billing`, '--kubeconfig', cp.kubeconfigPath, `--sts-endpoint=${sts.endpoint}`, `--issuer-ca-file=${caFile}`, '--output=json'], { stdout: json, stderr: new PassThrough() }), 2);
-    assert.equal((JSON.parse(jsonOut) as { reason: string }).reason, 'TrustPolicyDenied');
+    const json = captureIo();
+    assert.equal(await runDoctor([`${ns}/billing`, '--kubeconfig', cp.kubeconfigPath, `--sts-endpoint=${sts.endpoint}`, `--issuer-ca-file=${caFile}`, '--output=json'], json), 2);
+    assert.equal((JSON.parse(json.out()) as { reason: string }).reason, 'TrustPolicyDenied');
     sts.state.updateTrustPolicy(ACCOUNT, 'billing', trust(`system:serviceaccount:${ns}:billing`));
-    const err = new PassThrough();
-    let errOut = '';
-    err.on('data', (c: Buffer) => (errOut += c.toString()));
-    assert.equal(await runDoctor([`${ns}/default`, '--kubeconfig', cp.kubeconfigPath], { stdout: new PassThrough(), stderr: err }), 1);
-    assert.match(errOut, /has no AWS role/);
+    const none = captureIo();
+    assert.equal(await runDoctor([`${ns}/default`, '--kubeconfig', cp.kubeconfigPath], none), 1);
+    assert.match(none.err(), /has no AWS role/);
   });
 
   test('IRSAChecks of ServiceAccounts that lost their role or were deleted are removed', async () => {

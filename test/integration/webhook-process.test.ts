@@ -90,7 +90,7 @@ describe('kube-irsa webhook process', () => {
     assert.equal(res.status, 200);
     assert.equal((JSON.parse(res.body) as { response: { uid: string; allowed: boolean } }).response.uid, 'drain-1');
     assert.equal(await exited(w.child), 0);
-    assert.match(w.logs(), /shutting down: draining in-flight admissions/);
+    assert.match(w.logs(), /webhook shutting down: draining in-flight work/);
     assert.match(w.logs(), /"webhook stopped"/);
   });
 });

@@ -3,12 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import fastJsonPatch from 'fast-json-patch';
 import { applyAddPatch } from '../../../webhook/core/apply-patch.ts';
 import type { JsonPatchOperation } from '../../../webhook/core/patch.ts';
 import { runMutate } from '../../../webhook/mutate-command.ts';
+import { captureIo } from '../../support/io-capture.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'kube-irsa-mutate-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,14 +22,9 @@ const POD = file('pod.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: web, n
 const SA = file('sa.yaml', `apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: team\n  annotations:\n    eks.amazonaws.com/role-arn: ${ROLE}\n`);
 
 async function mutate(...argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await runMutate(argv, { stdout, stderr });
-  return { code, out, err };
+  const io = captureIo();
+  const code = await runMutate(argv, io);
+  return { code, out: io.out(), err: io.err() };
 }
 
 describe('kube-irsa mutate', () => {
