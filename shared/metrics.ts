@@ -10,6 +10,7 @@ export function createRegistry(component: string): Registry {
     name: 'kube_irsa_build_info',
     help: 'Build information of kube-irsa; always 1.',
     labelNames: ['component', 'version', 'node_version'] as const,
+    aggregator: 'max',
     registers: [registry],
   });
   info.set({ component, version: VERSION, node_version: process.versions.node }, 1);

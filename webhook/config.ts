@@ -2,6 +2,7 @@
 // manifests carry over unchanged), kube-irsa's own, and the validation that turns them into one
 // frozen WebhookConfig. Where kube-irsa cannot or will not do what a flag asked, it says so.
 import { ConfigError, type FlagSpecs, type FlagValues } from '../shared/cli/flags.ts';
+import { availableParallelism } from 'node:os';
 import type { IdentityDefaults } from '../shared/identity/annotations.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
 import { KUBE_FLAGS, requireApiServer } from '../shared/kube/flags.ts';
@@ -31,6 +32,7 @@ export const WEBHOOK_FLAGS = {
   'container-credentials-full-uri': { kind: 'string', default: 'http://169.254.170.23/v1/credentials', help: 'AWS_CONTAINER_CREDENTIALS_FULL_URI in container-credentials mode' },
   'service-account-lookup-grace-period': { kind: 'duration', default: 2_000, help: 'how long a pod whose ServiceAccount is not cached yet may wait for a live lookup (reference default: 0, which races)' },
   'log-level': { kind: 'string', default: 'info', choices: LOG_LEVELS, help: 'log level' },
+  workers: { kind: 'int', default: 1, min: 0, max: 64, help: 'processes serving admissions (0: one per CPU); each keeps its own caches, so memory grows with them' },
   'max-in-flight': { kind: 'int', default: 512, min: 0, help: 'admissions in progress beyond which new ones get 503 at once instead of queueing (0: no limit)' },
   'shutdown-grace-period': { kind: 'duration', default: 10_000, help: 'on SIGTERM, how long in-flight admissions may take to finish' },
   // accepted for drop-in compatibility
@@ -75,6 +77,7 @@ export interface WebhookConfig {
   readonly lookupGracePeriodMs: number;
   readonly shutdownGracePeriodMs: number;
   readonly maxInFlight: number;
+  readonly workers: number;
   readonly debugHandlers: boolean;
   readonly logLevel: LogLevel;
 }
@@ -135,6 +138,7 @@ export function buildWebhookConfig(v: WebhookFlagValues, given: ReadonlySet<stri
     lookupGracePeriodMs: v['service-account-lookup-grace-period'],
     shutdownGracePeriodMs: v['shutdown-grace-period'],
     maxInFlight: v['max-in-flight'],
+    workers: v.workers === 0 ? availableParallelism() : v.workers,
     debugHandlers: v['enable-debugging-handlers'],
     logLevel: v['log-level'] as LogLevel,
   };

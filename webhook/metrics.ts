@@ -34,7 +34,8 @@ export function createWebhookMetrics(registry: Registry): WebhookMetrics {
   registry.registerMetric(httpSummary as unknown as Metric);
   const podCount = new Counter({ name: 'pod_identity_webhook_pod_count', help: 'Pods mutated, by method (reference webhook metric).', labelNames: ['method'], registers });
   const missingSa = new Counter({ name: 'pod_identity_webhook_missing_sa_count', help: 'Admissions whose ServiceAccount was not found (reference webhook metric).', registers });
-  const used = new Gauge({ name: 'pod_identity_webhook_used', help: 'Set to 1 once a ServiceAccount is cached (reference webhook metric).', registers });
+  // with --workers, the primary aggregates: the same value from every worker is not a sum
+  const used = new Gauge({ name: 'pod_identity_webhook_used', help: 'Set to 1 once a ServiceAccount is cached (reference webhook metric).', aggregator: 'max', registers });
   podCount.inc({ method: 'sts_web_identity' }, 0);
   podCount.inc({ method: 'container_credentials' }, 0);
 
@@ -46,8 +47,8 @@ export function createWebhookMetrics(registry: Registry): WebhookMetrics {
   });
   const warnings = new Counter({ name: 'kube_irsa_webhook_admission_warnings_total', help: 'Admission warnings returned to clients.', registers });
   const lookups = new Counter({ name: 'kube_irsa_webhook_serviceaccount_lookups_total', help: 'ServiceAccount lookups by result (hit: from the cache; live-*: read from the API server within the grace period).', labelNames: ['result'], registers });
-  const cacheSize = new Gauge({ name: 'kube_irsa_webhook_serviceaccount_cache_entries', help: 'ServiceAccounts in the cache.', registers });
-  const certExpiry = new Gauge({ name: 'kube_irsa_webhook_certificate_expiry_timestamp_seconds', help: 'When the serving certificate expires (Unix time).', registers });
+  const cacheSize = new Gauge({ name: 'kube_irsa_webhook_serviceaccount_cache_entries', help: 'ServiceAccounts in the cache.', aggregator: 'max', registers });
+  const certExpiry = new Gauge({ name: 'kube_irsa_webhook_certificate_expiry_timestamp_seconds', help: 'When the serving certificate expires (Unix time).', aggregator: 'min', registers });
   const shed = new Counter({ name: 'kube_irsa_webhook_overload_rejections_total', help: 'Admissions refused at once with 503 because too many were in progress (--max-in-flight).', registers });
   const reloads = new Counter({ name: 'kube_irsa_webhook_config_reloads_total', help: 'Reloads of the mapping ConfigMap, the container-credentials file and the certificate, by result.', labelNames: ['source', 'result'], registers });
   for (const o of OUTCOMES) admissions.inc({ outcome: o }, 0);

@@ -4,7 +4,7 @@
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { fastifyLogging } from '../shared/http-server.ts';
-import type { Registry } from 'prom-client';
+import type { AggregatorRegistry, Registry, RegistryContentType } from 'prom-client';
 import { admit, requestLogFields, type AdmissionDeps } from './admission/handler.ts';
 import { decodeReview, denied, encodeReview } from './admission/review.ts';
 import type { WebhookMetrics } from './metrics.ts';
@@ -132,5 +132,12 @@ export function buildMetricsApp(opts: MetricsAppOptions) {
   app.get('/metrics', async (_req, reply) => reply.type(opts.registry.contentType).send(await opts.registry.metrics()));
   const debugCache = opts.debugCache;
   if (debugCache) app.get('/debug/alpha/cache', async (_req, reply) => reply.type('application/json').send(JSON.stringify(debugCache(), null, 1)));
+  return app;
+}
+
+/** The primary's metrics app with --workers: every worker's metrics, aggregated. */
+export function buildClusterMetricsApp(registry: AggregatorRegistry<RegistryContentType>, logger: Logger) {
+  const app = Fastify({ ...fastifyLogging(logger, 'metrics'), forceCloseConnections: true });
+  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.clusterMetrics()));
   return app;
 }

@@ -65,6 +65,28 @@ describe('kube-irsa webhook process', () => {
     }
   });
 
+  test('--workers=2: two processes serve admissions, the primary aggregates their metrics, SIGTERM stops all', async () => {
+    const w = start(['--workers=2']);
+    const metricsPort = Number(await eventually(() => /"metricsPort":(\d+),"msg":"webhook primary started"/.exec(w.logs())?.[1], 'the primary', 20_000));
+    const listening = await eventually(() => {
+      const found = [...w.logs().matchAll(/"pid":(\d+),"port":(\d+).*?"msg":"webhook listening"/g)];
+      return found.length >= 2 ? found : undefined;
+    }, 'both workers to listen', 30_000);
+    assert.equal(new Set(listening.map((m) => m[1])).size, 2, 'two worker processes');
+    const port = Number(listening[0]![2]);
+    await eventually(async () => ((await httpsRequest(`https://127.0.0.1:${port}/readyz`, { ca: cp.ca.certPem })).status === 200 ? true : undefined), 'readiness');
+    const review = (i: number) => JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: `u${i}`, kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'default', operation: 'UPDATE', object: {} } });
+    for (let i = 0; i < 40; i++) {
+      const res = await httpsRequest(`https://127.0.0.1:${port}/mutate`, { ca: cp.ca.certPem, method: 'POST', headers: { 'content-type': 'application/json' }, body: review(i) });
+      assert.equal(res.status, 200);
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(metrics, /kube_irsa_webhook_admissions_total\{outcome="not-a-pod-create"\} 40\b/, 'both workers\' counts, summed');
+    w.child.kill('SIGTERM');
+    assert.equal(await exited(w.child), 0);
+    await w.listening; // settled long ago
+  });
+
   test('SIGTERM lets an admission still being received finish, then exits 0', async () => {
     const w = start();
     const { port } = await w.listening;
