@@ -64,6 +64,8 @@ export interface AgentOptions {
 }
 
 const CONCURRENCY = 16;
+/** How long a pod check waits for a live ServiceAccount lookup when the watch has not delivered it. */
+const SERVICE_ACCOUNT_LOOKUP_MS = 5_000;
 
 /** Keeps what the checks read of a Pod, so a node's pods cost little memory. */
 export function compactPod(p: V1Pod, prefix: string): AgentPod {
@@ -248,7 +250,8 @@ export class Agent {
     let entry = this.serviceAccounts.get(namespace);
     if (entry) return entry;
     const { config, kubeConfig } = this.opts;
-    const cache = new ServiceAccountCache({ defaults: config.identity, core: undefined, gracePeriodMs: 0, logger: this.log });
+    // live lookups cover a watch that lags (or is resuming) behind the pods that name a ServiceAccount
+    const cache = new ServiceAccountCache({ defaults: config.identity, core: this.core, gracePeriodMs: SERVICE_ACCOUNT_LOOKUP_MS, logger: this.log });
     const reflector = createReflector({
       kubeConfig, resource: `serviceaccounts/${namespace}`, watchPath: `/api/v1/namespaces/${namespace}/serviceaccounts`, logger: this.log,
       list: (o) => this.core.listNamespacedServiceAccount({ namespace, ...o }),
@@ -332,11 +335,12 @@ export class Agent {
     }
   }
 
-  private resolve(pod: AgentPod, cache: ServiceAccountCache): ResolvedIdentity | undefined {
+  private async resolve(pod: AgentPod, cache: ServiceAccountCache, fresh: boolean): Promise<ResolvedIdentity | undefined> {
     const namespace = pod.metadata?.namespace ?? '';
     const serviceAccountName = pod.spec?.serviceAccountName || 'default';
+    const { identity: serviceAccount } = await cache.get(namespace, serviceAccountName, fresh);
     return resolveIdentity({
-      namespace, serviceAccountName, serviceAccount: cache.peek(namespace, serviceAccountName),
+      namespace, serviceAccountName, serviceAccount,
       mapping: this.mapping.current, containerCredentials: ContainerCredentialsConfig.empty, defaults: this.opts.config.identity,
     });
   }
@@ -349,8 +353,13 @@ export class Agent {
     const serviceAccount = pod.spec?.serviceAccountName || 'default';
     const nsEntry = this.ensureNamespace(namespace);
     await nsEntry.synced;
-    const identity = this.resolve(pod, nsEntry.cache);
-    const findings = checkPod(pod, identity, INJECTED_ANNOTATION);
+    let identity = await this.resolve(pod, nsEntry.cache, false);
+    let findings = checkPod(pod, identity, INJECTED_ANNOTATION);
+    if (findings.some((f) => f.reason === 'StaleRole')) {
+      // a role that differs from the pod's may only be the watch lagging: confirm it live
+      identity = await this.resolve(pod, nsEntry.cache, true);
+      findings = checkPod(pod, identity, INJECTED_ANNOTATION);
+    }
     const now = Date.now();
     const base = { roleArn: identity?.mode === 'web-identity' ? identity.roleArn : undefined, audience: identity?.mode === 'web-identity' ? identity.audience : undefined, checkedAt: now };
 

@@ -74,12 +74,17 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
     return this.entries.get(`${namespace}/${name}`);
   }
 
-  async get(namespace: string, name: string): Promise<ServiceAccountLookupResult> {
+  /**
+   * The ServiceAccount's identity: from the cache, else looked up live. `fresh` looks it up live even
+   * when cached (to confirm a surprising answer against a watch that may lag); if that lookup fails
+   * the cached entry still answers.
+   */
+  async get(namespace: string, name: string, fresh = false): Promise<ServiceAccountLookupResult> {
     const key = `${namespace}/${name}`;
     const cached = this.entries.get(key);
-    if (cached) return this.report({ identity: cached, outcome: 'hit' });
+    if (cached && !fresh) return this.report({ identity: cached, outcome: 'hit' });
     const core = this.opts.core;
-    if (!core || this.opts.gracePeriodMs <= 0 || name === '') return this.report({ identity: undefined, outcome: 'miss' });
+    if (!core || this.opts.gracePeriodMs <= 0 || name === '') return this.report({ identity: cached, outcome: cached ? 'hit' : 'miss' });
 
     let lookup = this.inflight.get(key);
     let outcome: LookupOutcome = 'live-found';
@@ -87,8 +92,8 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
       lookup = core.readNamespacedServiceAccount({ namespace, name }).then(
         (sa) => {
           const identity = this.parse(sa);
-          // the watch may have delivered it meanwhile; either is current enough
-          if (!this.entries.has(key)) this.upsert(key, identity);
+          // the watch may have delivered it meanwhile; either is current enough, unless asked to refresh
+          if (fresh || !this.entries.has(key)) this.upsert(key, identity);
           return identity;
         },
         (err: unknown) => {
@@ -105,11 +110,11 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
     });
     try {
       const result = await Promise.race([lookup, timeout]);
-      if (result === 'timeout') return this.report({ identity: undefined, outcome: 'live-timeout' });
+      if (result === 'timeout') return this.report({ identity: cached, outcome: 'live-timeout' });
       if (result === undefined) outcome = 'live-not-found';
       return this.report({ identity: result, outcome });
     } catch {
-      return this.report({ identity: undefined, outcome: 'live-error' });
+      return this.report({ identity: cached, outcome: 'live-error' });
     } finally {
       clearTimeout(timer);
     }

@@ -1,0 +1,84 @@
+// The ServiceAccount cache's lookups: cached hits, live lookups shared by concurrent callers, the
+// grace period, and `fresh` confirmations that survive a failing API server.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ApiException, type CoreV1Api, type V1ServiceAccount } from '@kubernetes/client-node';
+import pino from 'pino';
+import type { IdentityDefaults } from '../../../../shared/identity/annotations.ts';
+import { ServiceAccountCache, type LookupOutcome } from '../../../../shared/identity/service-account-cache.ts';
+
+const defaults: IdentityDefaults = { annotationPrefix: 'eks.amazonaws.com', audience: 'sts.amazonaws.com', stsRegionalEndpoints: false, tokenExpirationSeconds: 86_400, injectRoleSessionName: false };
+const ROLE = 'arn:aws:iam::111122223333:role/app';
+
+/** A stand-in for the one API call the cache makes; `answer` decides each read. */
+function apiServer(answer: (name: string) => Promise<V1ServiceAccount>) {
+  const reads: string[] = [];
+  const core = {
+    readNamespacedServiceAccount: ({ name }: { namespace: string; name: string }) => {
+      reads.push(name);
+      return answer(name);
+    },
+  } as unknown as CoreV1Api;
+  return { core, reads };
+}
+
+function serviceAccount(name: string, role: string): V1ServiceAccount {
+  return { metadata: { namespace: 'ns', name, annotations: { 'eks.amazonaws.com/role-arn': role } } };
+}
+
+function cacheWith(core: CoreV1Api | undefined, gracePeriodMs = 1_000) {
+  const outcomes: LookupOutcome[] = [];
+  const cache = new ServiceAccountCache({ defaults, core, gracePeriodMs, logger: pino({ level: 'silent' }), onLookup: (o) => outcomes.push(o) });
+  return { cache, outcomes };
+}
+
+describe('ServiceAccount cache lookups', () => {
+  test('a miss is looked up live once for concurrent callers, then served from the cache', async () => {
+    const api = apiServer((name) => Promise.resolve(serviceAccount(name, ROLE)));
+    const { cache, outcomes } = cacheWith(api.core);
+    const [a, b] = await Promise.all([cache.get('ns', 'app'), cache.get('ns', 'app')]);
+    assert.equal(a.identity?.roleArn, ROLE);
+    assert.equal(b.identity?.roleArn, ROLE);
+    assert.deepEqual(api.reads, ['app']);
+    const c = await cache.get('ns', 'app');
+    assert.equal(c.outcome, 'hit');
+    assert.deepEqual(outcomes, ['live-found', 'live-found', 'hit']);
+  });
+
+  test('a ServiceAccount the API server does not have is live-not-found', async () => {
+    const api = apiServer(() => Promise.reject(new ApiException(404, 'serviceaccounts "gone" not found', {}, {})));
+    const { cache } = cacheWith(api.core);
+    const r = await cache.get('ns', 'gone');
+    assert.deepEqual(r, { identity: undefined, outcome: 'live-not-found' });
+    assert.equal(cache.size, 0);
+  });
+
+  test('a lookup slower than the grace period answers live-timeout', async () => {
+    const api = apiServer(() => new Promise(() => undefined));
+    const { cache } = cacheWith(api.core, 20);
+    assert.deepEqual(await cache.get('ns', 'slow'), { identity: undefined, outcome: 'live-timeout' });
+  });
+
+  test('without an API client a miss stays a miss', async () => {
+    const { cache } = cacheWith(undefined);
+    assert.deepEqual(await cache.get('ns', 'app'), { identity: undefined, outcome: 'miss' });
+  });
+
+  test('fresh re-reads a cached ServiceAccount and replaces a lagging entry', async () => {
+    const api = apiServer((name) => Promise.resolve(serviceAccount(name, `${ROLE}-new`)));
+    const { cache } = cacheWith(api.core);
+    cache.upsert('ns/app', cache.parse(serviceAccount('app', ROLE)));
+    assert.equal((await cache.get('ns', 'app')).identity?.roleArn, ROLE);
+    const fresh = await cache.get('ns', 'app', true);
+    assert.deepEqual([fresh.outcome, fresh.identity?.roleArn], ['live-found', `${ROLE}-new`]);
+    assert.equal(cache.peek('ns', 'app')?.roleArn, `${ROLE}-new`);
+  });
+
+  test('fresh falls back to the cached entry when the API server fails', async () => {
+    const api = apiServer(() => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6443')));
+    const { cache } = cacheWith(api.core);
+    cache.upsert('ns/app', cache.parse(serviceAccount('app', ROLE)));
+    const r = await cache.get('ns', 'app', true);
+    assert.deepEqual([r.outcome, r.identity?.roleArn], ['live-error', ROLE]);
+  });
+});
