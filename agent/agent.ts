@@ -14,7 +14,7 @@ import { decodeToken, type TokenClaims } from '../shared/oidc/jwt.ts';
 import type { AgentConfig } from './config.ts';
 import { checkIdentityToken } from './check-token.ts';
 import { eventMessage } from './core/messages.ts';
-import { checkPod, podRegion, tokenLocation, type AgentPod } from './core/pod-checks.ts';
+import { checkPod, podRegion, podServiceAccountName, tokenLocation, type AgentPod } from './core/pod-checks.ts';
 import { REASONS, type Reason, type Verdict } from './core/reasons.ts';
 import { checkTokenStatically } from './core/verdicts.ts';
 import { EventRecorder } from './event-recorder.ts';
@@ -312,7 +312,7 @@ export class Agent {
   private scheduleNamespace(namespace: string, serviceAccount?: string): void {
     for (const [key, pod] of this.pods) {
       if (pod.metadata?.namespace !== namespace) continue;
-      if (serviceAccount !== undefined && (pod.spec?.serviceAccountName || 'default') !== serviceAccount) continue;
+      if (serviceAccount !== undefined && podServiceAccountName(pod) !== serviceAccount) continue;
       this.due.set(key, Date.now());
     }
   }
@@ -335,9 +335,7 @@ export class Agent {
     }
   }
 
-  private async resolve(pod: AgentPod, cache: ServiceAccountCache, fresh: boolean): Promise<ResolvedIdentity | undefined> {
-    const namespace = pod.metadata?.namespace ?? '';
-    const serviceAccountName = pod.spec?.serviceAccountName || 'default';
+  private async resolve(namespace: string, serviceAccountName: string, cache: ServiceAccountCache, fresh: boolean): Promise<ResolvedIdentity | undefined> {
     const { identity: serviceAccount } = await cache.get(namespace, serviceAccountName, fresh);
     return resolveIdentity({
       namespace, serviceAccountName, serviceAccount,
@@ -350,14 +348,14 @@ export class Agent {
     if (!pod || this.stopped) return;
     const { config, metrics } = this.opts;
     const namespace = pod.metadata?.namespace ?? '';
-    const serviceAccount = pod.spec?.serviceAccountName || 'default';
+    const serviceAccount = podServiceAccountName(pod);
     const nsEntry = this.ensureNamespace(namespace);
     await nsEntry.synced;
-    let identity = await this.resolve(pod, nsEntry.cache, false);
+    let identity = await this.resolve(namespace, serviceAccount, nsEntry.cache, false);
     let findings = checkPod(pod, identity, INJECTED_ANNOTATION);
     if (findings.some((f) => f.reason === 'StaleRole')) {
       // a role that differs from the pod's may only be the watch lagging: confirm it live
-      identity = await this.resolve(pod, nsEntry.cache, true);
+      identity = await this.resolve(namespace, serviceAccount, nsEntry.cache, true);
       findings = checkPod(pod, identity, INJECTED_ANNOTATION);
     }
     const now = Date.now();
@@ -434,7 +432,7 @@ export class Agent {
   /** Records the pod's verdict; Events on transitions and on each fresh confirmation of a problem. */
   private report(key: string, pod: AgentPod, latest: PodVerdict, fresh: boolean): void {
     const namespace = pod.metadata?.namespace ?? '';
-    const serviceAccount = pod.spec?.serviceAccountName || 'default';
+    const serviceAccount = podServiceAccountName(pod);
     const prev = this.states.get(key);
     const keepHealthy = latest.verdict === 'inconclusive' && prev?.shown.verdict === 'healthy';
     const shown = keepHealthy ? prev.shown : latest;

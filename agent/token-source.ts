@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { describeKubeError } from '../shared/kube/client.ts';
-import type { AgentPod, TokenLocation } from './core/pod-checks.ts';
+import { podServiceAccountName, type AgentPod, type TokenLocation } from './core/pod-checks.ts';
 
 export type TokenRead = { readonly ok: true; readonly token: string } | { readonly ok: false; readonly detail: string };
 
@@ -47,7 +47,7 @@ export function tokenRequestSource(core: CoreV1Api): TokenSource {
       const namespace = pod.metadata?.namespace ?? '';
       try {
         const res = await core.createNamespacedServiceAccountToken({
-          namespace, name: pod.spec?.serviceAccountName || 'default',
+          namespace, name: podServiceAccountName(pod),
           body: { spec: { audiences: [audience], expirationSeconds: MINTED_TOKEN_SECONDS, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' } } },
         });
         const token = res.status?.token;

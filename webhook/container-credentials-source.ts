@@ -4,20 +4,25 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { ContainerCredentialsConfig, parseContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
 import { watchFiles, type FileWatch } from '../shared/file-watch.ts';
-import type { SourceEvent } from '../shared/identity/mapping-source.ts';
+import { KeptConfig, type SourceEvent } from '../shared/identity/kept-config.ts';
 
 /** The container-credentials association file, reloaded when it changes. */
 export class ContainerCredentialsSource {
-  current: ContainerCredentialsConfig = ContainerCredentialsConfig.empty;
   private watch: FileWatch | undefined;
   private readonly file: string;
   private readonly logger: Logger;
-  private readonly onEvent: ((e: SourceEvent) => void) | undefined;
+  private readonly associations: KeptConfig<ContainerCredentialsConfig>;
 
   constructor(opts: { file: string; logger: Logger; onEvent?: (e: SourceEvent) => void }) {
     this.file = opts.file;
     this.logger = opts.logger;
-    this.onEvent = opts.onEvent;
+    this.associations = new KeptConfig(ContainerCredentialsConfig.empty, {
+      name: 'container-credentials file', keeps: 'associations', origin: { file: opts.file }, logger: opts.logger, onEvent: opts.onEvent,
+    });
+  }
+
+  get current(): ContainerCredentialsConfig {
+    return this.associations.current;
   }
 
   async start(): Promise<void> {
@@ -39,13 +44,6 @@ export class ContainerCredentialsSource {
       text = undefined;
     }
     const result = parseContainerCredentialsConfig(text);
-    if (!result.ok) {
-      this.logger.warn({ file: this.file, problems: result.errors, keptIdentities: this.current.size }, 'container-credentials file rejected; keeping the previous associations');
-      this.onEvent?.('rejected');
-      return;
-    }
-    this.current = result.config;
-    this.logger.info({ file: this.file, identities: result.config.size }, 'container-credentials associations loaded');
-    this.onEvent?.('loaded');
+    this.associations.offer(result.ok ? { value: result.config } : result);
   }
 }

@@ -39,6 +39,11 @@ function containers(pod: AgentPod) {
   return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
 }
 
+/** The ServiceAccount a pod runs as: an empty or missing name is `default`, as the API server sets it. */
+export function podServiceAccountName(pod: AgentPod): string {
+  return pod.spec?.serviceAccountName || 'default';
+}
+
 function envValue(pod: AgentPod, name: string): string | undefined {
   for (const c of containers(pod)) {
     const e = c.env?.find((x) => x.name === name);

@@ -104,13 +104,15 @@ export function parseServiceAccountAnnotations(
   const audienceText = a[key(ANNOTATION_SUFFIX.audience)];
   const audience = audienceText === undefined || audienceText === '' ? defaults.audience : audienceText;
 
-  let stsRegionalEndpoints = defaults.stsRegionalEndpoints;
-  const stsText = a[key(ANNOTATION_SUFFIX.stsRegionalEndpoints)];
-  if (stsText !== undefined) {
-    const parsed = parseGoBool(stsText);
-    if (parsed === undefined) warnings.push(`${saName}: annotation ${key(ANNOTATION_SUFFIX.stsRegionalEndpoints)} "${stsText}" is not true or false; using ${String(defaults.stsRegionalEndpoints)}`);
-    else stsRegionalEndpoints = parsed;
-  }
+  /** A Go-bool annotation; anything else keeps the default, with a warning. */
+  const boolAnnotation = (suffix: string, fallback: boolean): boolean => {
+    const text = a[key(suffix)];
+    if (text === undefined) return fallback;
+    const parsed = parseGoBool(text);
+    if (parsed === undefined) warnings.push(`${saName}: annotation ${key(suffix)} "${text}" is not true or false; using ${String(fallback)}`);
+    return parsed ?? fallback;
+  };
+  const stsRegionalEndpoints = boolAnnotation(ANNOTATION_SUFFIX.stsRegionalEndpoints, defaults.stsRegionalEndpoints);
 
   let tokenExpirationSeconds = defaults.tokenExpirationSeconds;
   const expText = a[key(ANNOTATION_SUFFIX.tokenExpiration)];
@@ -120,13 +122,7 @@ export function parseServiceAccountAnnotations(
     else tokenExpirationSeconds = clampTokenExpiration(parsed, `${saName}: annotation ${key(ANNOTATION_SUFFIX.tokenExpiration)}`, warnings);
   }
 
-  let roleSessionName = defaults.injectRoleSessionName;
-  const sessionText = a[key(ANNOTATION_SUFFIX.roleSessionName)];
-  if (sessionText !== undefined) {
-    const parsed = parseGoBool(sessionText);
-    if (parsed === undefined) warnings.push(`${saName}: annotation ${key(ANNOTATION_SUFFIX.roleSessionName)} "${sessionText}" is not true or false; using ${String(defaults.injectRoleSessionName)}`);
-    else roleSessionName = parsed;
-  }
+  const roleSessionName = boolAnnotation(ANNOTATION_SUFFIX.roleSessionName, defaults.injectRoleSessionName);
 
   return { roleArn, audience, stsRegionalEndpoints, tokenExpirationSeconds, roleSessionName, warnings };
 }

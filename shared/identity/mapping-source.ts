@@ -5,20 +5,24 @@ import type { Logger } from 'pino';
 import type { IdentityDefaults } from './annotations.ts';
 import { IdentityMapping, MAPPING_CONFIG_KEY, MAPPING_CONFIG_MAP_NAME, parseIdentityMapping } from './config-map.ts';
 import type { ReflectorHandlers } from '../kube/reflector.ts';
-
-export type SourceEvent = 'loaded' | 'rejected';
+import { KeptConfig, type SourceEvent } from './kept-config.ts';
 
 /** The `pod-identity-webhook` ConfigMap, fed by a reflector that watches only that name. */
 export class MappingSource implements ReflectorHandlers<string> {
-  current: IdentityMapping = IdentityMapping.empty;
+  private readonly mapping: KeptConfig<IdentityMapping>;
   private readonly defaults: IdentityDefaults;
   private readonly logger: Logger;
-  private readonly onEvent: ((e: SourceEvent) => void) | undefined;
 
   constructor(opts: { defaults: IdentityDefaults; logger: Logger; onEvent?: (e: SourceEvent) => void }) {
     this.defaults = opts.defaults;
     this.logger = opts.logger;
-    this.onEvent = opts.onEvent;
+    this.mapping = new KeptConfig(IdentityMapping.empty, {
+      name: 'mapping ConfigMap', keeps: 'mapping', origin: { configMap: MAPPING_CONFIG_MAP_NAME }, logger: opts.logger, onEvent: opts.onEvent,
+    });
+  }
+
+  get current(): IdentityMapping {
+    return this.mapping.current;
   }
 
   /** Reflector transform: the `config` text ('' when the key is absent). */
@@ -42,21 +46,12 @@ export class MappingSource implements ReflectorHandlers<string> {
 
   private clear(): void {
     if (this.current.size > 0) this.logger.info('mapping ConfigMap removed; no ServiceAccount mappings in force');
-    this.current = IdentityMapping.empty;
+    this.mapping.current = IdentityMapping.empty;
   }
 
   private apply(text: string): void {
     const result = parseIdentityMapping(text, this.defaults);
-    if (!result.ok) {
-      this.logger.warn({ configMap: MAPPING_CONFIG_MAP_NAME, problems: result.errors, keptEntries: this.current.size },
-        'mapping ConfigMap rejected; keeping the previous mapping');
-      this.onEvent?.('rejected');
-      return;
-    }
-    for (const w of result.warnings) this.logger.warn({ configMap: MAPPING_CONFIG_MAP_NAME }, w);
-    this.current = result.mapping;
-    this.logger.info({ configMap: MAPPING_CONFIG_MAP_NAME, entries: result.mapping.size }, 'mapping ConfigMap loaded');
-    this.onEvent?.('loaded');
+    this.mapping.offer(result.ok ? { value: result.mapping, warnings: result.warnings } : result);
   }
 }
 

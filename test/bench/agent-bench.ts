@@ -1,7 +1,7 @@
 // The agent's benchmarks: time from pod CREATE to its verdict Event, STS calls per interval with
 // many agents sharing results through IRSACheck, and one agent's resident memory on a busy node.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -12,6 +12,7 @@ import { parseFlags } from '../../shared/cli/flags.ts';
 import { freePorts, type ControlPlane } from '../cluster/control-plane.ts';
 import { eventually, KubeHelpers } from '../cluster/kube-helpers.ts';
 import { applyManifestFile } from '../cluster/manifests.ts';
+import { rssMiB } from '../cluster/process.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
 import { writeProjectedToken } from '../support/kubelet-dir.ts';
 
@@ -128,8 +129,7 @@ export async function benchAgents(cp: ControlPlane, opts: { full: boolean; log: 
         return /kube_irsa_agent_pods\{reason="Healthy"\} 110\b/.test(text) ? true : undefined;
       }, 'the busy agent to verify its 110 pods', 120_000, 500);
       await new Promise((r) => setTimeout(r, 5_000));
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      result.memory = { pods: 110, serviceAccounts: 50, rssMiB: Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024 };
+      result.memory = { pods: 110, serviceAccounts: 50, rssMiB: await rssMiB(child.pid ?? 0) };
       opts.log(`agent RSS with 110 pods / 50 ServiceAccounts: ${result.memory.rssMiB.toFixed(0)} MiB`);
     } finally {
       child.kill('SIGTERM');

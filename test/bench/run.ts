@@ -13,6 +13,7 @@ import { freePorts, startControlPlane, type ControlPlane } from '../cluster/cont
 import { eventually, KubeHelpers } from '../cluster/kube-helpers.ts';
 import { httpsRequest } from '../cluster/https.ts';
 import { issueCertificate } from '../cluster/pki.ts';
+import { rssMiB } from '../cluster/process.ts';
 import { benchAgents, type AgentBenchResult } from './agent-bench.ts';
 
 const FULL = process.argv.includes('--full');
@@ -65,11 +66,6 @@ function review(pod: Record<string, unknown>, namespace: string): string {
       namespace, operation: 'CREATE', userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' }, object: pod, dryRun: false,
     },
   });
-}
-
-async function rssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 /** A process and its children (the workers of --workers). */

@@ -3,6 +3,7 @@
 // chance to clean up (a guard shell polls our pid and stops the child when we are gone).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 
 export interface ManagedProcess {
   readonly name: string;
@@ -82,9 +83,14 @@ export function startProcess(name: string, command: string, args: readonly strin
   };
 }
 
+/** A process's resident memory in MiB, as the kernel reports it (throws once it has ended). */
+export async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
 /** Pids of live processes whose command line mentions `needle` (used to prove a clean stop). */
 export async function processesMentioning(needle: string): Promise<number[]> {
-  const { readdir, readFile } = await import('node:fs/promises');
   const pids: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;

@@ -3,7 +3,6 @@
 // timeout), its memory stays bounded, and it serves normally once the load drops.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import autocannon from 'autocannon';
@@ -11,6 +10,7 @@ import { freePorts, startControlPlane, type ControlPlane } from '../cluster/cont
 import { httpsRequest } from '../cluster/https.ts';
 import { eventually, KubeHelpers } from '../cluster/kube-helpers.ts';
 import { issueCertificate } from '../cluster/pki.ts';
+import { rssMiB } from '../cluster/process.ts';
 
 const CLI = path.join(import.meta.dirname, '..', '..', 'bin', 'kube-irsa');
 const OVERLOAD_SECONDS = Number(process.env.KUBE_IRSA_OVERLOAD_SECONDS ?? 60);
@@ -22,10 +22,6 @@ before(async () => {
 after(async () => {
   await cp?.stop();
 });
-
-async function rssMiB(pid: number): Promise<number> {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-}
 
 test(`twice the measured capacity for ${OVERLOAD_SECONDS} s: up, fast, bounded, recovers`, async () => {
   const kube = new KubeHelpers(cp.kubeConfig);
