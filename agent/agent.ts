@@ -4,7 +4,6 @@
 // and queryable state. Inconclusive results never turn a healthy identity into a broken one.
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { MAPPING_CONFIG_MAP_NAME } from '../shared/identity/config-map.ts';
 import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
 import { MappingSource } from '../shared/identity/mapping-source.ts';
 import { resolveIdentity, type ResolvedIdentity } from '../shared/identity/resolve.ts';
@@ -167,12 +166,7 @@ export class Agent {
     });
     this.reflectors.push(this.podReflector);
     if (config.watchConfigMap) {
-      const cmSelector = `metadata.name=${MAPPING_CONFIG_MAP_NAME}`;
-      this.cmReflector = createReflector({
-        kubeConfig, resource: 'configmaps', watchPath: `/api/v1/namespaces/${config.configMapNamespace}/configmaps`, fieldSelector: cmSelector, logger: this.log,
-        list: (o) => this.core.listNamespacedConfigMap({ namespace: config.configMapNamespace, fieldSelector: cmSelector, ...o }),
-        transform: this.mapping.transform, handlers: this.mapping,
-      });
+      this.cmReflector = this.mapping.reflector({ kubeConfig, core: this.core, namespace: config.configMapNamespace });
       this.reflectors.push(this.cmReflector);
       await this.cmReflector.start();
     }

@@ -59,6 +59,19 @@ export interface AgentConfig {
 }
 
 
+/** The PEM text of each --issuer-ca-file; an unreadable file is a problem, not a crash. */
+export function readIssuerCaFiles(files: readonly string[], problems: string[]): string[] {
+  const pems: string[] = [];
+  for (const f of files) {
+    try {
+      pems.push(readFileSync(f, 'utf8'));
+    } catch (err) {
+      problems.push(`cannot read --issuer-ca-file ${f}: ${(err as Error).message}`);
+    }
+  }
+  return pems;
+}
+
 export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; notices: string[] } {
   const problems: string[] = [];
   const notices: string[] = [];
@@ -69,14 +82,7 @@ export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = pr
   if (v['sts-endpoint'] !== '' && !/^https?:\/\/[^/]+/.test(v['sts-endpoint'])) problems.push(`--sts-endpoint "${v['sts-endpoint']}" must be an http(s) URL`);
   const region = v.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) problems.push(`--region "${region}" is not an AWS region name`);
-  const issuerCaPems: string[] = [];
-  for (const f of v['issuer-ca-file']) {
-    try {
-      issuerCaPems.push(readFileSync(f, 'utf8'));
-    } catch (err) {
-      problems.push(`--issuer-ca-file ${f}: ${(err as Error).message}`);
-    }
-  }
+  const issuerCaPems = readIssuerCaFiles(v['issuer-ca-file'], problems);
   for (const f of ['recheck-interval', 'misconfigured-recheck-interval', 'retry-interval'] as const) {
     if (v[f] < 100) problems.push(`--${f} must be at least 100ms`);
   }

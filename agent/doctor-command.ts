@@ -12,6 +12,7 @@ import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.t
 import { resolveIdentity } from '../shared/identity/resolve.ts';
 import { describeKubeError, loadKubeConfig, statusOf } from '../shared/kube/client.ts';
 import { KUBE_FLAGS } from '../shared/kube/flags.ts';
+import { readIssuerCaFiles } from './config.ts';
 import { checkIdentityToken, type TokenCheckResult } from './check-token.ts';
 import { IRSACHECK, type IRSACheckStatus } from './fleet.ts';
 import { specificFix } from './core/messages.ts';
@@ -30,18 +31,6 @@ const DOCTOR_FLAGS = {
   'issuer-ca-file': { kind: 'list', default: [], metavar: 'pem', help: 'extra CA certificates for the issuer\'s discovery and JWKS' },
   output: { kind: 'string', default: 'text', choices: ['text', 'json'], help: 'text for people, json for tools' },
 } as const satisfies FlagSpecs;
-
-async function readCaFiles(files: readonly string[], problems: string[]): Promise<string[]> {
-  const pems: string[] = [];
-  for (const f of files) {
-    try {
-      pems.push(await readFile(f, 'utf8'));
-    } catch (err) {
-      problems.push(`cannot read --issuer-ca-file ${f}: ${(err as Error).message}`);
-    }
-  }
-  return pems;
-}
 
 export const EXIT_CODES: Readonly<Record<Verdict, number>> = { healthy: 0, misconfigured: 2, inconclusive: 3 };
 
@@ -84,7 +73,7 @@ export async function runDoctor(argv: readonly string[], io: CommandIo = process
       problems.push(`cannot read --token-file ${v['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
-  const caPems = await readCaFiles(v['issuer-ca-file'], problems);
+  const caPems = readIssuerCaFiles(v['issuer-ca-file'], problems);
   if (problems.length > 0) {
     io.stderr.write(problems.map((p) => `kube-irsa doctor: ${p}\n`).join(''));
     return 1;
@@ -128,7 +117,7 @@ async function runClusterDoctor(target: string, v: DoctorValues, io: CommandIo):
   const [, namespace = '', name = ''] = m;
   const problems: string[] = [];
   const defaults = identityDefaultsFrom(v, problems, []);
-  const caPems = await readCaFiles(v['issuer-ca-file'], problems);
+  const caPems = readIssuerCaFiles(v['issuer-ca-file'], problems);
   let kc;
   try {
     kc = loadKubeConfig({ kubeconfig: v.kubeconfig || undefined, kubeApi: v['kube-api'] || undefined });

@@ -7,7 +7,6 @@ import type { Command } from '../shared/cli/command.ts';
 import { runService } from '../shared/cli/service.ts';
 import { loadKubeConfig } from '../shared/kube/client.ts';
 import { createReflector, type Reflector } from '../shared/kube/reflector.ts';
-import { MAPPING_CONFIG_MAP_NAME } from '../shared/identity/config-map.ts';
 import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
 import type { Logger } from '../shared/logging.ts';
 import { createRegistry } from '../shared/metrics.ts';
@@ -59,12 +58,7 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, random
   const mapping = new MappingSource({ defaults: config.identity, logger, onEvent: (r) => metrics.observeReload('config-map', r) });
   let cmReflector: Reflector | undefined;
   if (config.watchConfigMap) {
-    const fieldSelector = `metadata.name=${MAPPING_CONFIG_MAP_NAME}`;
-    cmReflector = createReflector({
-      kubeConfig, resource: 'configmaps', watchPath: `/api/v1/namespaces/${config.configMapNamespace}/configmaps`, fieldSelector, logger,
-      list: (o) => core.listNamespacedConfigMap({ namespace: config.configMapNamespace, fieldSelector, ...o }),
-      transform: mapping.transform, handlers: mapping,
-    });
+    cmReflector = mapping.reflector({ kubeConfig, core, namespace: config.configMapNamespace });
     reflectors.push(cmReflector);
   }
   const containerCredentials = config.containerCredentialsFile
