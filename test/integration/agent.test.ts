@@ -2,13 +2,11 @@
 // emulator through the real AWS SDK: one test per failure mode, each asserting the reason, the
 // Events on the Pod and the ServiceAccount, the metric, and that nothing secret was logged.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
-import { SignJWT } from 'jose';
 import { parseFlags } from '../../shared/cli/flags.ts';
 import { AGENT_FLAGS, buildAgentConfig } from '../../agent/config.ts';
 import { runDoctor } from '../../agent/doctor-command.ts';
@@ -16,6 +14,7 @@ import { startAgent, type RunningAgent } from '../../agent/main.ts';
 import { startControlPlane, freePorts, type ControlPlane } from '../cluster/control-plane.ts';
 import { eventually, KubeHelpers, PAUSE_IMAGE } from '../cluster/kube-helpers.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
+import { foreignToken } from '../support/foreign-token.ts';
 import { captureIo } from '../support/io-capture.ts';
 import { writeProjectedToken } from '../support/kubelet-dir.ts';
 import { captureLogs, findSecrets, type CapturedLogs } from '../support/log-capture.ts';
@@ -114,11 +113,8 @@ describe('agent scenarios', () => {
     return pod;
   }
 
-  async function foreignToken(claims: Record<string, unknown>, expSeconds = 3600): Promise<string> {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'rotated-out' }).setIssuedAt(now - 7200).setExpirationTime(now + expSeconds).sign(privateKey);
-  }
+  /** A token from a key rotated out of the issuer's JWKS, issued two hours ago. */
+  const rotatedOutToken = (claims: Record<string, unknown>, expSeconds = 3600) => foreignToken(claims, { kid: 'rotated-out', expSeconds, issuedSecondsAgo: 7200 });
 
   async function verdict(pod: V1Pod, reason: string, agent = agentA) {
     const v = await eventually(() => {
@@ -203,21 +199,21 @@ describe('agent scenarios', () => {
 
   test('issuer discovery unreachable: IssuerDiscoveryUnreachable', async () => {
     const [closed] = await freePorts(1);
-    const pod = await setUp('no-discovery', { token: () => foreignToken({ iss: `https://127.0.0.1:${closed}`, sub: subOf('no-discovery'), aud: 'sts.amazonaws.com' }) });
+    const pod = await setUp('no-discovery', { token: () => rotatedOutToken({ iss: `https://127.0.0.1:${closed}`, sub: subOf('no-discovery'), aud: 'sts.amazonaws.com' }) });
     await verdict(pod, 'IssuerDiscoveryUnreachable');
     await expectEvents(pod, 'IssuerDiscoveryUnreachable', 'Warning', /discovery document of issuer https:\/\/127\.0\.0\.1:\d+ cannot be fetched/);
     await expectHealthMetric('no-discovery', 'IssuerDiscoveryUnreachable', 'misconfigured');
   });
 
   test('the signing key rotated out of the JWKS: SigningKeyNotInJWKS', async () => {
-    const pod = await setUp('rotated-key', { token: () => foreignToken({ iss: cp.issuer, sub: subOf('rotated-key'), aud: 'sts.amazonaws.com' }) });
+    const pod = await setUp('rotated-key', { token: () => rotatedOutToken({ iss: cp.issuer, sub: subOf('rotated-key'), aud: 'sts.amazonaws.com' }) });
     await verdict(pod, 'SigningKeyNotInJWKS');
     await expectEvents(pod, 'SigningKeyNotInJWKS', 'Warning', /not in the JWKS/);
     await expectHealthMetric('rotated-key', 'SigningKeyNotInJWKS', 'misconfigured');
   });
 
   test('an expired token file: TokenExpired', async () => {
-    const pod = await setUp('expired', { token: () => foreignToken({ iss: cp.issuer, sub: subOf('expired'), aud: 'sts.amazonaws.com' }, -60) });
+    const pod = await setUp('expired', { token: () => rotatedOutToken({ iss: cp.issuer, sub: subOf('expired'), aud: 'sts.amazonaws.com' }, -60) });
     await verdict(pod, 'TokenExpired');
     await expectEvents(pod, 'TokenExpired', 'Warning', /the token expired at/);
     await expectHealthMetric('expired', 'TokenExpired', 'misconfigured');

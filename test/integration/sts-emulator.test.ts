@@ -2,19 +2,18 @@
 // against its real OIDC discovery and JWKS. Every error is asserted on its code and exact message.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AssumeRoleWithWebIdentityCommand, STSClient, type AssumeRoleWithWebIdentityCommandInput } from '@aws-sdk/client-sts';
 import { fromTokenFile, fromWebToken } from '@aws-sdk/credential-providers';
-import { SignJWT } from 'jose';
 import { startControlPlane, freePorts, type ControlPlane } from '../cluster/control-plane.ts';
 import { KubeHelpers } from '../cluster/kube-helpers.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
 import { STS_VERIFICATION_KEY_MESSAGE } from '../sts-emulator/errors.ts';
 import { decodeToken } from '../../shared/oidc/jwt.ts';
+import { foreignToken } from '../support/foreign-token.ts';
 
 const ACCOUNT = '111122223333';
 const NO_PROVIDER_ACCOUNT = '444455556666';
@@ -89,11 +88,6 @@ describe('STS emulator with the real AWS SDK', () => {
       assert.match(err.$metadata?.requestId ?? '', /^[0-9a-f-]{36}$/, 'x-amzn-requestid is read by the SDK');
       return true;
     });
-  }
-  async function foreignToken(claims: Record<string, unknown>, opts: { kid?: string; expSeconds?: number } = {}): Promise<string> {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: opts.kid ?? 'not-in-the-jwks' })
-      .setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + (opts.expSeconds ?? 3600)).sign(privateKey);
   }
 
   test('STSClient gets credentials shaped like real ones for a valid token', async () => {
@@ -310,7 +304,8 @@ describe('STS emulator, standalone', () => {
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
-      if (stdout.includes('listening on')) child.kill('SIGTERM');
+      // one SIGTERM only: a second one during shutdown kills it the default way (no exit code)
+      if (stdout.includes('listening on') && child.signalCode === null && !child.killed) child.kill('SIGTERM');
     });
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
