@@ -330,7 +330,9 @@ export class Agent {
   }
 
   private async resolve(namespace: string, serviceAccountName: string, cache: ServiceAccountCache, fresh: boolean): Promise<ResolvedIdentity | undefined> {
-    const { identity: serviceAccount } = await cache.get(namespace, serviceAccountName, fresh);
+    const { identity: serviceAccount, outcome } = await cache.get(namespace, serviceAccountName, fresh);
+    // a live read updated the cache behind the watch: keep the set of identities in step
+    if (outcome !== 'hit' && outcome !== 'miss') this.trackIdentity(cache, `${namespace}/${serviceAccountName}`);
     return resolveIdentity({
       namespace, serviceAccountName, serviceAccount,
       mapping: this.mapping.current, containerCredentials: ContainerCredentialsConfig.empty, defaults: this.opts.config.identity,
@@ -398,6 +400,9 @@ export class Agent {
       const checked = await this.health.check(id, kid, () => Date.now(), async () =>
         this.fleet ? this.fleet.resolve(id, kid, probe) : { result: await probe(), probedHere: true });
       ({ health, ran } = checked);
+      // the ServiceAccount lost its role while this probe ran: its shared result may have been
+      // written back after the IRSACheck was removed, so remove it again
+      if (this.fleet && !this.withIdentity.has(`${namespace}/${serviceAccount}`)) void this.fleet.forget(namespace, serviceAccount);
       const probedHere = checked.probedHere;
       metrics.setCacheSize(this.health.size);
       const r = health.current;
