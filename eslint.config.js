@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'deploy/**', 'bench/results/**', 'test/cluster/go/**'] },
+  { ignores: ['node_modules/**', 'deploy/**', 'bench/results/**', 'test/cluster/go/**', 'build/**', 'tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -27,6 +27,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { patterns: [
         { group: ['**/agent/**', '**/webhook/**', '**/test/**'], message: 'shared/ must not depend on a component.' },
+        { group: ['@kubernetes/client-node'], message: 'product code talks to the API server through shared/kube/client.ts (client-node costs ~60 MiB per process; tests only).' },
       ] }],
     },
   },
@@ -35,6 +36,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { patterns: [
         { group: ['**/agent/**', '**/test/**'], message: 'the webhook must not depend on the agent or on tests.' },
+        { group: ['@kubernetes/client-node'], message: 'product code talks to the API server through shared/kube/client.ts (client-node costs ~60 MiB per process; tests only).' },
       ] }],
     },
   },
@@ -43,6 +45,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { patterns: [
         { group: ['**/webhook/**', '**/test/**'], message: 'the agent must not depend on the webhook (share through shared/) or on tests.' },
+        { group: ['@kubernetes/client-node'], message: 'product code talks to the API server through shared/kube/client.ts (client-node costs ~60 MiB per process; tests only).' },
       ] }],
     },
   },

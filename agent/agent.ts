@@ -2,12 +2,13 @@
 // mapping ConfigMap; resolves each pod's identity with the webhook's own code; checks the pod spec,
 // the token the pod uses, the issuer's keys and STS; and reports every verdict as Events, metrics
 // and queryable state. Inconclusive results never turn a healthy identity into a broken one.
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
 import { MappingSource } from '../shared/identity/mapping-source.ts';
 import { resolveIdentity, type ResolvedIdentity } from '../shared/identity/resolve.ts';
-import { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
+import { readServiceAccount, ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
+import type { KubeClient } from '../shared/kube/client.ts';
+import { corePath, type Pod } from '../shared/kube/objects.ts';
 import { createReflector, type Reflector } from '../shared/kube/reflector.ts';
 import { decodeToken, type TokenClaims } from '../shared/oidc/jwt.ts';
 import type { AgentConfig } from './config.ts';
@@ -54,7 +55,7 @@ interface NamespaceServiceAccounts {
 
 export interface AgentOptions {
   readonly config: AgentConfig;
-  readonly kubeConfig: KubeConfig;
+  readonly client: KubeClient;
   readonly logger: Logger;
   readonly metrics: AgentMetrics;
   readonly random?: () => number;
@@ -67,8 +68,8 @@ const CONCURRENCY = 16;
 const SERVICE_ACCOUNT_LOOKUP_MS = 5_000;
 
 /** Keeps what the checks read of a Pod, so a node's pods cost little memory. */
-export function compactPod(p: V1Pod, prefix: string): AgentPod {
-  const containers = (list: NonNullable<V1Pod['spec']>['containers'] | undefined) => (list ?? []).map((c) => ({
+export function compactPod(p: Pod, prefix: string): AgentPod {
+  const containers = (list: NonNullable<Pod['spec']>['containers'] | undefined) => (list ?? []).map((c) => ({
     name: c.name,
     env: (c.env ?? []).filter((e) => e.name.startsWith('AWS_') && e.value !== undefined).map((e) => ({ name: e.name, value: e.value })),
     volumeMounts: (c.volumeMounts ?? []).map((m) => ({ name: m.name, mountPath: m.mountPath })),
@@ -94,7 +95,6 @@ export function compactPod(p: V1Pod, prefix: string): AgentPod {
 export class Agent {
   private readonly opts: AgentOptions;
   private readonly log: Logger;
-  private readonly core: CoreV1Api;
   private readonly pods = new Map<string, AgentPod>();
   private readonly states = new Map<string, PodState>();
   private readonly serviceAccounts = new Map<string, NamespaceServiceAccounts>();
@@ -118,9 +118,8 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
-    const { config, kubeConfig, logger, metrics } = opts;
+    const { config, client, logger, metrics } = opts;
     this.log = logger.child({ node: config.nodeName });
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.mapping = new MappingSource({ defaults: config.identity, logger: this.log, onEvent: () => this.scheduleAll() });
     this.health = new HealthCache({
       capacity: config.cacheSize, random: opts.random ?? Math.random,
@@ -132,9 +131,9 @@ export class Agent {
       limiter: new RateLimiter(config.stsQps, config.stsQps * 2),
       onStsCall: (outcome, seconds) => metrics.observeSts(outcome, seconds),
     });
-    this.tokens = config.tokenSource === 'kubelet' ? kubeletTokenSource(config.kubeletRootDir) : tokenRequestSource(this.core);
+    this.tokens = config.tokenSource === 'kubelet' ? kubeletTokenSource(config.kubeletRootDir) : tokenRequestSource(client);
     this.fleet = config.fleet ? new FleetCoordinator({
-      kubeConfig, nodeName: config.nodeName, logger: this.log, claimTtlMs: config.claimTimeoutMs, random: opts.random ?? Math.random,
+      client, nodeName: config.nodeName, logger: this.log, claimTtlMs: config.claimTimeoutMs, random: opts.random ?? Math.random,
       policy: { recheckIntervalMs: config.recheckIntervalMs, misconfiguredRecheckIntervalMs: config.misconfiguredRecheckIntervalMs, retryIntervalMs: config.retryIntervalMs },
       describe: (id, r) => eventMessage({
         reason: r.reason, detail: r.detail, roleArn: id.roleArn, audience: id.audience, namespace: id.namespace, serviceAccount: id.serviceAccount, claims: r.claims,
@@ -142,18 +141,16 @@ export class Agent {
       }),
     }) : undefined;
     this.events = new EventRecorder({
-      core: this.core, nodeName: config.nodeName, logger: this.log,
+      client, nodeName: config.nodeName, logger: this.log,
       onEmitted: (type, reason) => metrics.observeEvent(type, reason),
       onDropped: (cause) => metrics.observeEventDropped(cause),
     });
   }
 
   async start(): Promise<void> {
-    const { config, kubeConfig } = this.opts;
-    const fieldSelector = `spec.nodeName=${config.nodeName}`;
-    this.podReflector = createReflector<V1Pod, AgentPod>({
-      kubeConfig, resource: 'pods', watchPath: '/api/v1/pods', fieldSelector, logger: this.log,
-      list: (o) => this.core.listPodForAllNamespaces({ fieldSelector, ...o }),
+    const { config, client } = this.opts;
+    this.podReflector = createReflector<Pod, AgentPod>({
+      client, resource: 'pods', path: corePath('pods'), fieldSelector: `spec.nodeName=${config.nodeName}`, logger: this.log,
       transform: (p) => compactPod(p, config.identity.annotationPrefix),
       handlers: {
         replace: (entries) => {
@@ -166,7 +163,7 @@ export class Agent {
     });
     this.reflectors.push(this.podReflector);
     if (config.watchConfigMap) {
-      this.cmReflector = this.mapping.reflector({ kubeConfig, core: this.core, namespace: config.configMapNamespace });
+      this.cmReflector = this.mapping.reflector({ client, namespace: config.configMapNamespace });
       this.reflectors.push(this.cmReflector);
       await this.cmReflector.start();
     }
@@ -243,12 +240,11 @@ export class Agent {
   private ensureNamespace(namespace: string): NamespaceServiceAccounts {
     let entry = this.serviceAccounts.get(namespace);
     if (entry) return entry;
-    const { config, kubeConfig } = this.opts;
+    const { config, client } = this.opts;
     // live lookups cover a watch that lags (or is resuming) behind the pods that name a ServiceAccount
-    const cache = new ServiceAccountCache({ defaults: config.identity, core: this.core, gracePeriodMs: SERVICE_ACCOUNT_LOOKUP_MS, logger: this.log });
+    const cache = new ServiceAccountCache({ defaults: config.identity, read: readServiceAccount(client), gracePeriodMs: SERVICE_ACCOUNT_LOOKUP_MS, logger: this.log });
     const reflector = createReflector({
-      kubeConfig, resource: `serviceaccounts/${namespace}`, watchPath: `/api/v1/namespaces/${namespace}/serviceaccounts`, logger: this.log,
-      list: (o) => this.core.listNamespacedServiceAccount({ namespace, ...o }),
+      client, resource: `serviceaccounts/${namespace}`, path: corePath('namespaces', namespace, 'serviceaccounts'), logger: this.log,
       transform: cache.transform,
       handlers: {
         replace: (entries) => {

@@ -4,17 +4,17 @@
 import { readFile } from 'node:fs/promises';
 import { parseCommandLine, processIo, type Command, type CommandIo } from '../shared/cli/command.ts';
 import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
-import { CoreV1Api, CustomObjectsApi, type CoreV1Event } from '@kubernetes/client-node';
-import { parseServiceAccountAnnotations } from '../shared/identity/annotations.ts';
+import { parseServiceAccountAnnotations, type IdentityDefaults } from '../shared/identity/annotations.ts';
 import { IdentityMapping, MAPPING_CONFIG_KEY, MAPPING_CONFIG_MAP_NAME, parseIdentityMapping } from '../shared/identity/config-map.ts';
 import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
 import { resolveIdentity } from '../shared/identity/resolve.ts';
-import { describeKubeError, loadKubeConfig, statusOf } from '../shared/kube/client.ts';
+import { describeKubeError, loadKubeClient, statusOf, type KubeClient } from '../shared/kube/client.ts';
+import { corePath, type ConfigMap, type Event, type ObjectList, type ServiceAccount, type TokenRequest } from '../shared/kube/objects.ts';
 import { KUBE_FLAGS } from '../shared/kube/flags.ts';
 import { readIssuerCaFiles } from './config.ts';
 import { checkIdentityToken, type TokenCheckResult } from './check-token.ts';
-import { IRSACHECK, type IRSACheckStatus } from './fleet.ts';
+import { irsaCheckPath, type IRSACheck } from './fleet.ts';
 import { specificFix } from './core/messages.ts';
 import { REASONS, type Verdict } from './core/reasons.ts';
 import { IdentityProber } from './identity-prober.ts';
@@ -118,20 +118,28 @@ async function runClusterDoctor(target: string, v: DoctorValues, io: CommandIo):
   const problems: string[] = [];
   const defaults = identityDefaultsFrom(v, problems, []);
   const caPems = readIssuerCaFiles(v['issuer-ca-file'], problems);
-  let kc;
+  let client: KubeClient | undefined;
   try {
-    kc = loadKubeConfig({ kubeconfig: v.kubeconfig || undefined, kubeApi: v['kube-api'] || undefined });
+    client = loadKubeClient({ kubeconfig: v.kubeconfig || undefined, kubeApi: v['kube-api'] || undefined });
   } catch (err) {
     problems.push((err as Error).message);
   }
-  if (problems.length > 0 || !kc) {
+  if (problems.length > 0 || !client) {
     io.stderr.write(problems.map((p) => `kube-irsa doctor: ${p}\n`).join(''));
     return 1;
   }
-  const core = kc.makeApiClient(CoreV1Api);
-  let sa;
   try {
-    sa = await core.readNamespacedServiceAccount({ namespace, name });
+    return await diagnose(client, namespace, name, v, defaults, caPems, io);
+  } finally {
+    client.close();
+  }
+}
+
+async function diagnose(client: KubeClient, namespace: string, name: string, v: DoctorValues, defaults: IdentityDefaults, caPems: readonly string[], io: CommandIo): Promise<number> {
+  const target = `${namespace}/${name}`;
+  let sa: ServiceAccount;
+  try {
+    sa = await client.get<ServiceAccount>(corePath('namespaces', namespace, 'serviceaccounts', name));
   } catch (err) {
     io.stderr.write(`kube-irsa doctor: cannot read ServiceAccount ${target}: ${describeKubeError(err)}\n`);
     return 1;
@@ -139,7 +147,7 @@ async function runClusterDoctor(target: string, v: DoctorValues, io: CommandIo):
   let mapping = IdentityMapping.empty;
   if (v['watch-config-map']) {
     try {
-      const cm = await core.readNamespacedConfigMap({ namespace: v.namespace, name: MAPPING_CONFIG_MAP_NAME });
+      const cm = await client.get<ConfigMap>(corePath('namespaces', v.namespace, 'configmaps', MAPPING_CONFIG_MAP_NAME));
       const parsed = parseIdentityMapping(cm.data?.[MAPPING_CONFIG_KEY], defaults);
       if (parsed.ok) mapping = parsed.mapping;
       else io.stderr.write(`Warning: the mapping ConfigMap is broken (${parsed.errors.join('; ')}); ignoring it\n`);
@@ -157,7 +165,7 @@ async function runClusterDoctor(target: string, v: DoctorValues, io: CommandIo):
   }
   let token: string;
   try {
-    const res = await core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { audiences: [identity.audience], expirationSeconds: 600 } } });
+    const res = await client.create<TokenRequest>(corePath('namespaces', namespace, 'serviceaccounts', name, 'token'), { spec: { audiences: [identity.audience], expirationSeconds: 600 } } satisfies TokenRequest);
     token = res.status?.token ?? '';
   } catch (err) {
     io.stderr.write(`kube-irsa doctor: cannot mint a token for ${target} (TokenRequest): ${describeKubeError(err)}\n`);
@@ -174,9 +182,8 @@ async function runClusterDoctor(target: string, v: DoctorValues, io: CommandIo):
     prober.close();
   }
   // both are extras: without the CRD or the right to read Events the report still stands
-  const shared = await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...IRSACHECK, namespace, name })
-    .then((o) => (o as { status?: IRSACheckStatus }).status, () => undefined);
-  const events: CoreV1Event[] = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=ServiceAccount,involvedObject.name=${name}` })
+  const shared = await client.get<IRSACheck>(irsaCheckPath(namespace, name)).then((o) => o.status, () => undefined);
+  const events: Event[] = await client.get<ObjectList<Event>>(corePath('namespaces', namespace, 'events'), { fieldSelector: `involvedObject.kind=ServiceAccount,involvedObject.name=${name}` })
     .then((list) => list.items
       .sort((a, b) => new Date(String(b.lastTimestamp ?? b.eventTime ?? 0)).getTime() - new Date(String(a.lastTimestamp ?? a.eventTime ?? 0)).getTime())
       .slice(0, 10), () => []);

@@ -2,14 +2,21 @@
 // agent reads the shared status; a result still fresh is reused; otherwise one agent claims the
 // probe with optimistic concurrency (resourceVersion) and the others wait for its result. A claim
 // expires, so an agent killed mid-probe never leaves an identity unchecked.
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { describeKubeError, statusOf } from '../shared/kube/client.ts';
+import { describeKubeError, statusOf, type KubeClient } from '../shared/kube/client.ts';
+import { apiPath, type ObjectList } from '../shared/kube/objects.ts';
 import type { TokenCheckResult } from './check-token.ts';
 import { REASONS, type Reason } from './core/reasons.ts';
 import { nextCheckDelay, type IdentityKey, type SchedulePolicy } from './health-cache.ts';
 
 export const IRSACHECK = { group: 'kube-irsa.io', version: 'v1alpha1', plural: 'irsachecks', kind: 'IRSACheck' } as const;
+
+/** The API path of IRSAChecks: all of them, a namespace's, or one (and its subresource). */
+export function irsaCheckPath(namespace?: string, name?: string, subresource?: string): string {
+  const base = `/apis/${IRSACHECK.group}/${IRSACHECK.version}`;
+  if (namespace === undefined) return `${base}/${IRSACHECK.plural}`;
+  return apiPath(base, 'namespaces', namespace, IRSACHECK.plural, ...(name === undefined ? [] : [name]), ...(subresource ? [subresource] : []));
+}
 
 export interface IRSACheckStatus {
   roleArn?: string;
@@ -45,7 +52,7 @@ export interface FleetOutcome {
 }
 
 export interface FleetOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly client: KubeClient;
   readonly nodeName: string;
   readonly logger: Logger;
   readonly policy: SchedulePolicy;
@@ -60,13 +67,13 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const time = (s: string | undefined): number => (s ? Date.parse(s) : 0);
 
 export class FleetCoordinator {
-  private readonly api: CustomObjectsApi;
+  private readonly api: KubeClient;
   private readonly opts: FleetOptions;
   private unavailable = false;
 
   constructor(opts: FleetOptions) {
     this.opts = opts;
-    this.api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.api = opts.client;
   }
 
   /** False once the API server said it does not know IRSACheck (the CRD is not installed). */
@@ -76,7 +83,7 @@ export class FleetCoordinator {
 
   private async get(namespace: string, name: string): Promise<IRSACheck | undefined> {
     try {
-      return (await this.api.getNamespacedCustomObject({ ...IRSACHECK, namespace, name })) as IRSACheck;
+      return await this.api.get<IRSACheck>(irsaCheckPath(namespace, name));
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw err;
@@ -87,10 +94,9 @@ export class FleetCoordinator {
     const existing = await this.get(namespace, name);
     if (existing) return existing;
     try {
-      return (await this.api.createNamespacedCustomObject({
-        ...IRSACHECK, namespace,
-        body: { apiVersion: `${IRSACHECK.group}/${IRSACHECK.version}`, kind: IRSACHECK.kind, metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'kube-irsa' } }, spec: { serviceAccountName: name } },
-      })) as IRSACheck;
+      return await this.api.create<IRSACheck>(irsaCheckPath(namespace), {
+        apiVersion: `${IRSACHECK.group}/${IRSACHECK.version}`, kind: IRSACHECK.kind, metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'kube-irsa' } }, spec: { serviceAccountName: name },
+      });
     } catch (err) {
       if (statusOf(err) === 409) {
         const created = await this.get(namespace, name);
@@ -101,10 +107,7 @@ export class FleetCoordinator {
   }
 
   private async writeStatus(obj: IRSACheck, status: IRSACheckStatus): Promise<IRSACheck> {
-    return (await this.api.replaceNamespacedCustomObjectStatus({
-      ...IRSACHECK, namespace: obj.metadata.namespace, name: obj.metadata.name,
-      body: { ...obj, status },
-    })) as IRSACheck;
+    return await this.api.replace<IRSACheck>(irsaCheckPath(obj.metadata.namespace, obj.metadata.name, 'status'), { ...obj, status });
   }
 
   private reusable(st: IRSACheckStatus | undefined, id: IdentityKey, kid: string | undefined, now: number): boolean {
@@ -209,7 +212,7 @@ export class FleetCoordinator {
   async forget(namespace: string, serviceAccount: string): Promise<void> {
     if (this.unavailable) return;
     try {
-      await this.api.deleteNamespacedCustomObject({ ...IRSACHECK, namespace, name: serviceAccount });
+      await this.api.delete(irsaCheckPath(namespace, serviceAccount));
       this.opts.logger.info({ namespace, serviceAccount }, 'IRSACheck removed: the ServiceAccount has no AWS identity any more');
     } catch (err) {
       if (statusOf(err) !== 404) this.opts.logger.warn({ err: describeKubeError(err), namespace, serviceAccount }, 'could not remove an IRSACheck');
@@ -222,19 +225,19 @@ export class FleetCoordinator {
     let removed = 0;
     let cont: string | undefined;
     do {
-      const page = (await this.api.listClusterCustomObject({ ...IRSACHECK, limit: 500, ...(cont ? { _continue: cont } : {}) })) as { items: IRSACheck[]; metadata?: { _continue?: string } };
+      const page = await this.api.get<ObjectList<IRSACheck>>(irsaCheckPath(), { limit: 500, continue: cont });
       for (const obj of page.items) {
         const st = obj.status;
         const last = time(st?.lastProbeTime) || 0;
         if (Date.now() - last < staleAfterMs || time(st?.claim?.expiresAt) > Date.now()) continue;
         try {
-          await this.api.deleteNamespacedCustomObject({ ...IRSACHECK, namespace: obj.metadata.namespace, name: obj.metadata.name, body: { preconditions: { resourceVersion: obj.metadata.resourceVersion } } });
+          await this.api.delete(irsaCheckPath(obj.metadata.namespace, obj.metadata.name), { preconditions: { resourceVersion: obj.metadata.resourceVersion } });
           removed++;
         } catch (err) {
           if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
         }
       }
-      cont = page.metadata?._continue || undefined;
+      cont = page.metadata?.continue || undefined;
     } while (cont);
     return removed;
   }

@@ -3,8 +3,8 @@
 // bound to the pod, so a pod can be checked before it runs. Tokens stay in memory only.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CoreV1Api } from '@kubernetes/client-node';
-import { describeKubeError } from '../shared/kube/client.ts';
+import { describeKubeError, type KubeClient } from '../shared/kube/client.ts';
+import { corePath, type TokenRequest } from '../shared/kube/objects.ts';
 import { podServiceAccountName, type AgentPod, type TokenLocation } from './core/pod-checks.ts';
 
 export type TokenRead = { readonly ok: true; readonly token: string } | { readonly ok: false; readonly detail: string };
@@ -40,16 +40,15 @@ export function kubeletTokenSource(rootDir: string): TokenSource {
 /** 600 s, the API server's minimum: the token only has to live for one probe. */
 export const MINTED_TOKEN_SECONDS = 600;
 
-export function tokenRequestSource(core: CoreV1Api): TokenSource {
+export function tokenRequestSource(client: KubeClient): TokenSource {
   return {
     kind: 'token-request',
     async read(pod, _location, audience) {
       const namespace = pod.metadata?.namespace ?? '';
       try {
-        const res = await core.createNamespacedServiceAccountToken({
-          namespace, name: podServiceAccountName(pod),
-          body: { spec: { audiences: [audience], expirationSeconds: MINTED_TOKEN_SECONDS, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' } } },
-        });
+        const res = await client.create<TokenRequest>(corePath('namespaces', namespace, 'serviceaccounts', podServiceAccountName(pod), 'token'), {
+          spec: { audiences: [audience], expirationSeconds: MINTED_TOKEN_SECONDS, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' } },
+        } satisfies TokenRequest);
         const token = res.status?.token;
         return token ? { ok: true, token } : { ok: false, detail: 'the TokenRequest returned no token' };
       } catch (err) {

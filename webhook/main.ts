@@ -1,11 +1,11 @@
 // `kube-irsa webhook`: wiring only. Flags → config; certificate, API client, caches and sources;
 // the HTTPS admission server and the metrics server; SIGTERM drains in-flight admissions first.
 import cluster from 'node:cluster';
-import { CoreV1Api } from '@kubernetes/client-node';
 import { AggregatorRegistry } from 'prom-client';
 import type { Command } from '../shared/cli/command.ts';
 import { runService } from '../shared/cli/service.ts';
-import { loadKubeConfig } from '../shared/kube/client.ts';
+import { loadKubeClient } from '../shared/kube/client.ts';
+import { corePath } from '../shared/kube/objects.ts';
 import { createReflector, type Reflector } from '../shared/kube/reflector.ts';
 import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
 import type { Logger } from '../shared/logging.ts';
@@ -17,7 +17,7 @@ import { ContainerCredentialsSource } from './container-credentials-source.ts';
 import { MappingSource } from '../shared/identity/mapping-source.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import { buildAdmissionApp, buildClusterMetricsApp, buildMetricsApp } from './server.ts';
-import { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
+import { readServiceAccount, ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 
 export interface RunningWebhook {
   readonly port: number;
@@ -33,8 +33,7 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, random
   const clusterWorker = cluster.isWorker;
   const certificates = new CertificateStore({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, policy: config.tls, logger });
   const serving = await certificates.load();
-  const kubeConfig = loadKubeConfig({ kubeconfig: config.kubeconfig || undefined, kubeApi: config.kubeApi || undefined });
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const client = loadKubeClient({ kubeconfig: config.kubeconfig || undefined, kubeApi: config.kubeApi || undefined });
   const registry = createRegistry('webhook');
   if (clusterWorker) {
     new AggregatorRegistry(); // answers the primary's requests for this worker's metrics
@@ -44,13 +43,12 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, random
   metrics.setCertificateExpiry(serving.notAfter);
 
   const serviceAccounts = new ServiceAccountCache({
-    defaults: config.identity, core, gracePeriodMs: config.lookupGracePeriodMs, logger,
+    defaults: config.identity, read: readServiceAccount(client), gracePeriodMs: config.lookupGracePeriodMs, logger,
     onLookup: (o) => metrics.observeLookup(o), onSizeChange: (n) => metrics.setCacheSize(n),
   });
   const reflectors: Reflector[] = [];
   const saReflector = createReflector({
-    kubeConfig, resource: 'serviceaccounts', watchPath: '/api/v1/serviceaccounts', logger,
-    list: (o) => core.listServiceAccountForAllNamespaces(o),
+    client, resource: 'serviceaccounts', path: corePath('serviceaccounts'), logger,
     transform: serviceAccounts.transform, handlers: serviceAccounts,
   });
   reflectors.push(saReflector);
@@ -58,7 +56,7 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, random
   const mapping = new MappingSource({ defaults: config.identity, logger, onEvent: (r) => metrics.observeReload('config-map', r) });
   let cmReflector: Reflector | undefined;
   if (config.watchConfigMap) {
-    cmReflector = mapping.reflector({ kubeConfig, core, namespace: config.configMapNamespace });
+    cmReflector = mapping.reflector({ client, namespace: config.configMapNamespace });
     reflectors.push(cmReflector);
   }
   const containerCredentials = config.containerCredentialsFile
@@ -117,6 +115,7 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, random
       admission.server.closeAllConnections();
       if (!clusterWorker) await metricsApp.close();
       for (const r of reflectors) r.stop();
+      client.close();
       certificates.close();
       containerCredentials?.close();
       logger.info('webhook stopped');

@@ -75,7 +75,7 @@ export async function runMutate(argv: readonly string[], io: CommandIo = process
     const { config } = buildWebhookConfig(v, parsed.given, { requireApiServer: false });
     const logger = pino({ level: 'silent' });
 
-    const serviceAccounts = new ServiceAccountCache({ defaults: config.identity, core: undefined, gracePeriodMs: 0, logger });
+    const serviceAccounts = new ServiceAccountCache({ defaults: config.identity, read: undefined, gracePeriodMs: 0, logger });
     for (const file of v['service-account']) {
       const objects = parseObjects(await readText(file, 'ServiceAccount file'), file);
       expectKind(objects, 'ServiceAccount', file);

@@ -1,9 +1,10 @@
 // The `pod-identity-webhook` ConfigMap as a live value. A broken update never replaces a working
 // mapping: the previous one stays in force, and the problem is logged and counted.
-import type { CoreV1Api, KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { IdentityDefaults } from './annotations.ts';
 import { IdentityMapping, MAPPING_CONFIG_KEY, MAPPING_CONFIG_MAP_NAME, parseIdentityMapping } from './config-map.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { corePath, type ConfigMap } from '../kube/objects.ts';
 import { createReflector, type Reflector, type ReflectorHandlers } from '../kube/reflector.ts';
 import { KeptConfig, type SourceEvent } from './kept-config.ts';
 
@@ -26,17 +27,16 @@ export class MappingSource implements ReflectorHandlers<string> {
   }
 
   /** A reflector that feeds this source from the ConfigMap in `namespace` (not started). */
-  reflector(opts: { kubeConfig: KubeConfig; core: CoreV1Api; namespace: string }): Reflector {
-    const fieldSelector = `metadata.name=${MAPPING_CONFIG_MAP_NAME}`;
+  reflector(opts: { client: KubeClient; namespace: string }): Reflector {
     return createReflector({
-      kubeConfig: opts.kubeConfig, resource: 'configmaps', watchPath: `/api/v1/namespaces/${opts.namespace}/configmaps`, fieldSelector, logger: this.logger,
-      list: (o) => opts.core.listNamespacedConfigMap({ namespace: opts.namespace, fieldSelector, ...o }),
+      client: opts.client, resource: 'configmaps', path: corePath('namespaces', opts.namespace, 'configmaps'),
+      fieldSelector: `metadata.name=${MAPPING_CONFIG_MAP_NAME}`, logger: this.logger,
       transform: this.transform, handlers: this,
     });
   }
 
   /** Reflector transform: the `config` text ('' when the key is absent). */
-  readonly transform = (cm: V1ConfigMap): string | undefined =>
+  readonly transform = (cm: ConfigMap): string | undefined =>
     cm.metadata?.name === MAPPING_CONFIG_MAP_NAME ? (cm.data?.[MAPPING_CONFIG_KEY] ?? '') : undefined;
 
   replace(entries: ReadonlyMap<string, string>): void {

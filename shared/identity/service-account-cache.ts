@@ -1,10 +1,10 @@
 // ServiceAccounts, parsed once when they arrive (not per admission), keyed `namespace/name`. A
 // ServiceAccount missing from the cache (created just before its pod, or a watch lagging) is looked
 // up live, bounded by the grace period, and concurrent admissions share one lookup.
-import type { CoreV1Api, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { annotationsUnderPrefix, parseServiceAccountAnnotations, type IdentityDefaults, type ServiceAccountIdentity } from './annotations.ts';
-import { describeKubeError, statusOf } from '../kube/client.ts';
+import { describeKubeError, statusOf, type KubeClient } from '../kube/client.ts';
+import { corePath, type ServiceAccount } from '../kube/objects.ts';
 import type { ReflectorHandlers } from '../kube/reflector.ts';
 
 export type LookupOutcome = 'hit' | 'live-found' | 'live-not-found' | 'live-error' | 'live-timeout' | 'miss';
@@ -17,8 +17,8 @@ export interface ServiceAccountLookupResult {
 
 export interface ServiceAccountCacheOptions {
   readonly defaults: IdentityDefaults;
-  /** For live lookups; undefined disables them. */
-  readonly core: CoreV1Api | undefined;
+  /** Reads one ServiceAccount from the API server (404 → not found); undefined disables live lookups. */
+  readonly read: ((namespace: string, name: string) => Promise<ServiceAccount>) | undefined;
   readonly gracePeriodMs: number;
   readonly logger: Logger;
   readonly onLookup?: (outcome: LookupOutcome) => void;
@@ -45,9 +45,9 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
   }
 
   /** The reflector's transform: keep only what identity resolution reads. */
-  readonly transform = (sa: V1ServiceAccount): ServiceAccountIdentity => this.parse(sa);
+  readonly transform = (sa: ServiceAccount): ServiceAccountIdentity => this.parse(sa);
 
-  parse(sa: V1ServiceAccount): ServiceAccountIdentity {
+  parse(sa: ServiceAccount): ServiceAccountIdentity {
     const annotations = annotationsUnderPrefix(sa.metadata?.annotations, this.opts.defaults.annotationPrefix);
     if (!annotations) return this.plain;
     return parseServiceAccountAnnotations(annotations, this.opts.defaults, `ServiceAccount ${sa.metadata?.namespace ?? ''}/${sa.metadata?.name ?? ''}`);
@@ -83,13 +83,13 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
     const key = `${namespace}/${name}`;
     const cached = this.entries.get(key);
     if (cached && !fresh) return this.report({ identity: cached, outcome: 'hit' });
-    const core = this.opts.core;
-    if (!core || this.opts.gracePeriodMs <= 0 || name === '') return this.report({ identity: cached, outcome: cached ? 'hit' : 'miss' });
+    const read = this.opts.read;
+    if (!read || this.opts.gracePeriodMs <= 0 || name === '') return this.report({ identity: cached, outcome: cached ? 'hit' : 'miss' });
 
     let lookup = this.inflight.get(key);
     let outcome: LookupOutcome = 'live-found';
     if (!lookup) {
-      lookup = core.readNamespacedServiceAccount({ namespace, name }).then(
+      lookup = read(namespace, name).then(
         (sa) => {
           const identity = this.parse(sa);
           // the watch may have delivered it meanwhile; either is current enough, unless asked to refresh
@@ -125,3 +125,7 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
     return r;
   }
 }
+
+/** The live lookup of ServiceAccountCacheOptions.read through the API. */
+export const readServiceAccount = (client: KubeClient) => (namespace: string, name: string): Promise<ServiceAccount> =>
+  client.get<ServiceAccount>(corePath('namespaces', namespace, 'serviceaccounts', name));

@@ -2,14 +2,9 @@
 // (a few fields instead of whole objects: the cache of 100,000 ServiceAccounts stays small).
 // Watches resume from the last resourceVersion seen, with bookmarks, and relist only on 410 Gone.
 // Errors are retried with capped exponential backoff; the store is never emptied by a failure.
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { describeKubeError, statusOf } from './client.ts';
-
-export interface ListPage<T> {
-  readonly items: readonly T[];
-  readonly metadata?: { readonly resourceVersion?: string; readonly _continue?: string };
-}
+import { describeKubeError, statusOf, type KubeClient, type WatchHandle } from './client.ts';
+import type { ObjectList } from './objects.ts';
 
 export interface ReflectorHandlers<V> {
   /** The full set after a (re)list: entries missing from it were deleted. */
@@ -23,12 +18,11 @@ interface MetaObject {
 }
 
 export interface ReflectorOptions<T extends MetaObject, V> {
-  readonly kubeConfig: KubeConfig;
+  readonly client: KubeClient;
   /** What is watched, for logs: e.g. "serviceaccounts". */
   readonly resource: string;
-  /** API path for the watch, e.g. `/api/v1/serviceaccounts`. */
-  readonly watchPath: string;
-  readonly list: (opts: { limit: number; _continue?: string }) => Promise<ListPage<T>>;
+  /** The collection's API path, e.g. `/api/v1/serviceaccounts`. */
+  readonly path: string;
   readonly fieldSelector?: string;
   readonly labelSelector?: string;
   /** Returns undefined for objects the caller does not keep. */
@@ -55,17 +49,16 @@ export const keyOf = (obj: MetaObject): string =>
 
 export function createReflector<T extends MetaObject, V>(opts: ReflectorOptions<T, V>): Reflector {
   const log = opts.logger.child({ resource: opts.resource });
-  const watcher = new Watch(opts.kubeConfig);
   const timeoutSeconds = opts.watchTimeoutSeconds ?? 300;
-  // client-node aborts a watch that stays silent for requestTimeoutMs (30 s, private in its types):
-  // longer than the server-side timeout, so a quiet watch ends cleanly instead of as an error
-  (watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (timeoutSeconds + 60) * 1000;
+  // silence well past the server-side timeout means a dead connection
+  const idleTimeoutMs = (timeoutSeconds + 60) * 1000;
+  const selectors = { fieldSelector: opts.fieldSelector, labelSelector: opts.labelSelector };
   let resourceVersion = '';
   let stopped = false;
   let synced = false;
   let lastContact = 0;
   let failures = 0;
-  let current: AbortController | undefined;
+  let current: WatchHandle | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
 
   const backoffMs = (): number => Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) * (0.8 + Math.random() * 0.4);
@@ -75,13 +68,14 @@ export function createReflector<T extends MetaObject, V>(opts: ReflectorOptions<
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await opts.list({ limit: opts.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) });
+      // a list of 100,000 objects can take a while to page through: allow more than a plain call
+      const page = await opts.client.request<ObjectList<T>>('GET', opts.path, { query: { ...selectors, limit: opts.pageSize ?? 500, continue: cont }, timeoutMs: 120_000 });
       for (const item of page.items) {
         const v = opts.transform(item);
         if (v !== undefined) entries.set(keyOf(item), v);
       }
       rv = page.metadata?.resourceVersion ?? rv;
-      cont = page.metadata?._continue || undefined;
+      cont = page.metadata?.continue || undefined;
     } while (cont && !stopped);
     resourceVersion = rv;
     opts.handlers.replace(entries);
@@ -99,7 +93,7 @@ export function createReflector<T extends MetaObject, V>(opts: ReflectorOptions<
       await listAll();
       failures = 0;
       opts.onHealth?.(true);
-      void watch();
+      watch();
     } catch (err) {
       failures++;
       opts.onHealth?.(false);
@@ -108,13 +102,11 @@ export function createReflector<T extends MetaObject, V>(opts: ReflectorOptions<
     }
   }
 
-  async function watch(): Promise<void> {
+  function watch(): void {
     if (stopped) return;
     let gone = false;
-    const query: Record<string, string | number | boolean> = { allowWatchBookmarks: true, timeoutSeconds, resourceVersion };
-    if (opts.fieldSelector) query.fieldSelector = opts.fieldSelector;
-    if (opts.labelSelector) query.labelSelector = opts.labelSelector;
-    current = await watcher.watch(opts.watchPath, query, (type: string, obj: T & { code?: number }) => {
+    const query = { ...selectors, allowWatchBookmarks: true, timeoutSeconds, resourceVersion };
+    current = opts.client.watch<T & { code?: number }>(opts.path, query, ({ type, object: obj }) => {
       lastContact = Date.now();
       if (type === 'ERROR') {
         // a 410 in the stream: our resourceVersion is too old; relist
@@ -130,7 +122,7 @@ export function createReflector<T extends MetaObject, V>(opts: ReflectorOptions<
         if (v === undefined) opts.handlers.remove(key);
         else opts.handlers.upsert(key, v);
       }
-    }, (err: unknown) => {
+    }, (err) => {
       current = undefined;
       if (stopped) return;
       if (gone || statusOf(err) === 410) {
@@ -140,14 +132,14 @@ export function createReflector<T extends MetaObject, V>(opts: ReflectorOptions<
         failures++;
         opts.onHealth?.(false);
         log.warn({ err: describeKubeError(err), retryInMs: Math.round(backoffMs()) }, 'watch failed; resuming');
-        schedule(() => void watch(), backoffMs());
+        schedule(() => watch(), backoffMs());
       } else {
         failures = 0;
         lastContact = Date.now();
         opts.onHealth?.(true);
-        schedule(() => void watch(), 0);
+        schedule(() => watch(), 0);
       }
-    });
+    }, idleTimeoutMs);
   }
 
   return {
@@ -158,7 +150,7 @@ export function createReflector<T extends MetaObject, V>(opts: ReflectorOptions<
           synced = true;
           failures = 0;
           opts.onHealth?.(true);
-          void watch();
+          watch();
           return;
         } catch (err) {
           failures++;
@@ -172,6 +164,7 @@ export function createReflector<T extends MetaObject, V>(opts: ReflectorOptions<
       stopped = true;
       if (retryTimer) clearTimeout(retryTimer);
       current?.abort();
+      current = undefined;
     },
     get synced() {
       return synced;

@@ -9,7 +9,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { shareConnections } from '../../shared/kube/client.ts';
 import { stringify as toYaml } from 'yaml';
 import { ensureBinaries } from './binaries.ts';
 import { httpsRequest } from './https.ts';
@@ -289,4 +288,25 @@ async function scanForSecrets(kc: KubeConfig): Promise<string[]> {
   const checks = await kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: 'kube-irsa.io', version: 'v1alpha1', plural: 'irsachecks' }).catch(() => undefined);
   if (checks) text.push(JSON.stringify(checks));
   return findSecrets(text.join('\n'));
+}
+
+/**
+ * client-node 2.x builds a new undici Agent for every request, so every API call pays a TLS
+ * handshake and leaves an idle socket behind: the tests' clients reuse one pool per configuration.
+ */
+function shareConnections(kc: KubeConfig): KubeConfig {
+  const target = kc as unknown as { createDispatcher?: (cluster: unknown, options: unknown) => unknown };
+  const original = target.createDispatcher?.bind(kc);
+  if (!original) return kc;
+  const pools = new Map<string, unknown>();
+  target.createDispatcher = (cluster, options) => {
+    const key = JSON.stringify([cluster, options]);
+    let pool = pools.get(key);
+    if (pool === undefined) {
+      pool = original(cluster, options);
+      pools.set(key, pool);
+    }
+    return pool;
+  };
+  return kc;
 }

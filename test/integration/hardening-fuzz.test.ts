@@ -25,7 +25,7 @@ const SERVICE_ACCOUNTS = ['app', 'sts', 'session', 'bad-arn', 'plain', 'default'
 
 function admissionApp() {
   const logger = pino({ level: 'silent' });
-  const cache = new ServiceAccountCache({ defaults, core: undefined, gracePeriodMs: 0, logger });
+  const cache = new ServiceAccountCache({ defaults, read: undefined, gracePeriodMs: 0, logger });
   const add = (name: string, annotations: Record<string, string>) => cache.upsert(`fuzz/${name}`, cache.parse({ metadata: { namespace: 'fuzz', name, annotations } }));
   add('app', { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/app' });
   add('sts', { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/sts', 'eks.amazonaws.com/sts-regional-endpoints': 'true', 'eks.amazonaws.com/token-expiration': '3600' });

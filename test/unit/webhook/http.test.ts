@@ -25,7 +25,7 @@ const defaults: IdentityDefaults = { annotationPrefix: 'eks.amazonaws.com', audi
 const logger = pino({ level: 'silent' });
 
 function app() {
-  const cache = new ServiceAccountCache({ defaults, core: undefined, gracePeriodMs: 0, logger });
+  const cache = new ServiceAccountCache({ defaults, read: undefined, gracePeriodMs: 0, logger });
   for (const sa of VECTORS.serviceAccounts) {
     cache.upsert(`${sa.namespace}/${sa.name}`, cache.parse({ metadata: { namespace: sa.namespace, name: sa.name, annotations: sa.annotations } }));
   }

@@ -2,40 +2,39 @@
 // grace period, and `fresh` confirmations that survive a failing API server.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ApiException, type CoreV1Api, type V1ServiceAccount } from '@kubernetes/client-node';
 import pino from 'pino';
 import type { IdentityDefaults } from '../../../../shared/identity/annotations.ts';
-import { ServiceAccountCache, type LookupOutcome } from '../../../../shared/identity/service-account-cache.ts';
+import { ServiceAccountCache, type LookupOutcome, type ServiceAccountCacheOptions } from '../../../../shared/identity/service-account-cache.ts';
+import { KubeApiError } from '../../../../shared/kube/client.ts';
+import type { ServiceAccount } from '../../../../shared/kube/objects.ts';
 
 const defaults: IdentityDefaults = { annotationPrefix: 'eks.amazonaws.com', audience: 'sts.amazonaws.com', stsRegionalEndpoints: false, tokenExpirationSeconds: 86_400, injectRoleSessionName: false };
 const ROLE = 'arn:aws:iam::111122223333:role/app';
 
 /** A stand-in for the one API call the cache makes; `answer` decides each read. */
-function apiServer(answer: (name: string) => Promise<V1ServiceAccount>) {
+function apiServer(answer: (name: string) => Promise<ServiceAccount>) {
   const reads: string[] = [];
-  const core = {
-    readNamespacedServiceAccount: ({ name }: { namespace: string; name: string }) => {
-      reads.push(name);
-      return answer(name);
-    },
-  } as unknown as CoreV1Api;
-  return { core, reads };
+  const read = (_namespace: string, name: string) => {
+    reads.push(name);
+    return answer(name);
+  };
+  return { read, reads };
 }
 
-function serviceAccount(name: string, role: string): V1ServiceAccount {
+function serviceAccount(name: string, role: string): ServiceAccount {
   return { metadata: { namespace: 'ns', name, annotations: { 'eks.amazonaws.com/role-arn': role } } };
 }
 
-function cacheWith(core: CoreV1Api | undefined, gracePeriodMs = 1_000) {
+function cacheWith(read: ServiceAccountCacheOptions['read'], gracePeriodMs = 1_000) {
   const outcomes: LookupOutcome[] = [];
-  const cache = new ServiceAccountCache({ defaults, core, gracePeriodMs, logger: pino({ level: 'silent' }), onLookup: (o) => outcomes.push(o) });
+  const cache = new ServiceAccountCache({ defaults, read, gracePeriodMs, logger: pino({ level: 'silent' }), onLookup: (o) => outcomes.push(o) });
   return { cache, outcomes };
 }
 
 describe('ServiceAccount cache lookups', () => {
   test('a miss is looked up live once for concurrent callers, then served from the cache', async () => {
     const api = apiServer((name) => Promise.resolve(serviceAccount(name, ROLE)));
-    const { cache, outcomes } = cacheWith(api.core);
+    const { cache, outcomes } = cacheWith(api.read);
     const [a, b] = await Promise.all([cache.get('ns', 'app'), cache.get('ns', 'app')]);
     assert.equal(a.identity?.roleArn, ROLE);
     assert.equal(b.identity?.roleArn, ROLE);
@@ -46,8 +45,8 @@ describe('ServiceAccount cache lookups', () => {
   });
 
   test('a ServiceAccount the API server does not have is live-not-found', async () => {
-    const api = apiServer(() => Promise.reject(new ApiException(404, 'serviceaccounts "gone" not found', {}, {})));
-    const { cache } = cacheWith(api.core);
+    const api = apiServer(() => Promise.reject(new KubeApiError(404, 'serviceaccounts "gone" not found', 'NotFound')));
+    const { cache } = cacheWith(api.read);
     const r = await cache.get('ns', 'gone');
     assert.deepEqual(r, { identity: undefined, outcome: 'live-not-found' });
     assert.equal(cache.size, 0);
@@ -55,7 +54,7 @@ describe('ServiceAccount cache lookups', () => {
 
   test('a lookup slower than the grace period answers live-timeout', async () => {
     const api = apiServer(() => new Promise(() => undefined));
-    const { cache } = cacheWith(api.core, 20);
+    const { cache } = cacheWith(api.read, 20);
     assert.deepEqual(await cache.get('ns', 'slow'), { identity: undefined, outcome: 'live-timeout' });
   });
 
@@ -66,7 +65,7 @@ describe('ServiceAccount cache lookups', () => {
 
   test('fresh re-reads a cached ServiceAccount and replaces a lagging entry', async () => {
     const api = apiServer((name) => Promise.resolve(serviceAccount(name, `${ROLE}-new`)));
-    const { cache } = cacheWith(api.core);
+    const { cache } = cacheWith(api.read);
     cache.upsert('ns/app', cache.parse(serviceAccount('app', ROLE)));
     assert.equal((await cache.get('ns', 'app')).identity?.roleArn, ROLE);
     const fresh = await cache.get('ns', 'app', true);
@@ -76,7 +75,7 @@ describe('ServiceAccount cache lookups', () => {
 
   test('fresh falls back to the cached entry when the API server fails', async () => {
     const api = apiServer(() => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6443')));
-    const { cache } = cacheWith(api.core);
+    const { cache } = cacheWith(api.read);
     cache.upsert('ns/app', cache.parse(serviceAccount('app', ROLE)));
     const r = await cache.get('ns', 'app', true);
     assert.deepEqual([r.outcome, r.identity?.roleArn], ['live-error', ROLE]);
