@@ -43,6 +43,8 @@ export class IdentityProber {
   private readonly opts: IdentityProberOptions;
   private readonly clients = new Map<string, STSClient>();
   private readonly jwksCache = new Map<string, { jwks: JSONWebKeySet; at: number }>();
+  /** Probes of one issuer starting together (a node's first sync) share one fetch. */
+  private readonly jwksFetches = new Map<string, Promise<JSONWebKeySet>>();
 
   constructor(opts: IdentityProberOptions) {
     this.opts = opts;
@@ -66,10 +68,16 @@ export class IdentityProber {
 
   /** The issuer's keys as STS would see them; a missing key triggers one fresh fetch. */
   async checkIssuer(token: string, issuer: string): Promise<{ reason: Reason; detail: string } | undefined> {
-    const fetchFresh = async (): Promise<JSONWebKeySet> => {
-      const keys = await fetchIssuerKeys(issuer, { extraCaPems: this.opts.issuerCaPems, timeoutMs: 5_000 });
-      this.jwksCache.set(issuer, { jwks: keys.jwks, at: Date.now() });
-      return keys.jwks;
+    const fetchFresh = (): Promise<JSONWebKeySet> => {
+      let pending = this.jwksFetches.get(issuer);
+      if (!pending) {
+        pending = fetchIssuerKeys(issuer, { extraCaPems: this.opts.issuerCaPems, timeoutMs: 5_000 }).then((keys) => {
+          this.jwksCache.set(issuer, { jwks: keys.jwks, at: Date.now() });
+          return keys.jwks;
+        }).finally(() => this.jwksFetches.delete(issuer));
+        this.jwksFetches.set(issuer, pending);
+      }
+      return pending;
     };
     try {
       const cached = this.jwksCache.get(issuer);

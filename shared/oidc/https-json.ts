@@ -1,7 +1,7 @@
 // GET a JSON document over HTTPS the way STS fetches an issuer's discovery document and JWKS:
 // https only, the system CAs plus any configured ones, a hard timeout, a size cap, no redirects.
 import https from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 
 export type FetchFailure = 'not-https' | 'network' | 'tls' | 'timeout' | 'status' | 'too-large' | 'invalid-json';
 
@@ -27,6 +27,22 @@ export interface HttpsJsonOptions {
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME|ALTNAME/;
 
+/**
+ * One TLS context per set of extra CAs: building one parses the ~140 system roots, and a context per
+ * request made every probe pay that in CPU and left the allocator holding tens of MiB (measured in
+ * the agent benchmark).
+ */
+const contexts = new Map<string, SecureContext>();
+function secureContextFor(extraCaPems: readonly string[]): SecureContext {
+  const key = extraCaPems.join('\n');
+  let ctx = contexts.get(key);
+  if (!ctx) {
+    ctx = createSecureContext({ ca: [...rootCertificates, ...extraCaPems] });
+    contexts.set(key, ctx);
+  }
+  return ctx;
+}
+
 export function getJsonOverHttps(url: string, opts: HttpsJsonOptions = {}): Promise<unknown> {
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const maxBytes = opts.maxBytes ?? 1 << 20;
@@ -37,9 +53,9 @@ export function getJsonOverHttps(url: string, opts: HttpsJsonOptions = {}): Prom
     return Promise.reject(new HttpsJsonError('not-https', url, `not a URL: ${url}`, { cause: err }));
   }
   if (parsed.protocol !== 'https:') return Promise.reject(new HttpsJsonError('not-https', url, `${url} is not an https URL`));
-  const ca = opts.extraCaPems && opts.extraCaPems.length > 0 ? [...rootCertificates, ...opts.extraCaPems] : undefined;
+  const secureContext = opts.extraCaPems && opts.extraCaPems.length > 0 ? secureContextFor(opts.extraCaPems) : undefined;
   return new Promise((resolve, reject) => {
-    const req = https.get(parsed, { ca, timeout: timeoutMs, agent: false, headers: { accept: 'application/json, application/jwk-set+json, */*;q=0.5' } }, (res) => {
+    const req = https.get(parsed, { ...(secureContext ? { secureContext } : {}), timeout: timeoutMs, agent: false, headers: { accept: 'application/json, application/jwk-set+json, */*;q=0.5' } }, (res) => {
       const status = res.statusCode ?? 0;
       if (status !== 200) {
         res.resume();
