@@ -14,11 +14,15 @@ import { eventually, KubeHelpers } from '../cluster/kube-helpers.ts';
 import { httpsRequest } from '../cluster/https.ts';
 import { issueCertificate } from '../cluster/pki.ts';
 import { rssMiB } from '../cluster/process.ts';
+import { buildApp } from '../support/built-app.ts';
 import { benchAgents, type AgentBenchResult } from './agent-bench.ts';
 
 const FULL = process.argv.includes('--full');
+/** --only=webhook, --only=agent or --only=agent-memory runs a part (for iterating on a fix); all by default. */
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const ROOT = path.join(import.meta.dirname, '..', '..');
-const CLI = path.join(ROOT, 'bin', 'kube-irsa');
+/** kube-irsa as the image ships it (built to JavaScript), set by main(). */
+let CLI = '';
 const ROLE = 'arn:aws:iam::111122223333:role/bench';
 const MODE = FULL
   ? { seconds: 10, pairs: 3, rates: [500, 1000, 2000], serviceAccounts: 100_000 }
@@ -105,12 +109,44 @@ async function waitMutating(r: Running, ca: string, namespace: string, serviceAc
   return Date.now() - started;
 }
 
-async function load(r: Running, body: string, opts: { seconds: number; connections: number; rate?: number }) {
+/** Closed-loop load: each of `connections` keep-alive connections sends its next request on an answer. */
+async function load(r: Running, body: string, opts: { seconds: number; connections: number }) {
   const result = await autocannon({
     url: `https://127.0.0.1:${r.port}/mutate`, method: 'POST', headers: { 'content-type': 'application/json' }, body,
-    connections: opts.connections, duration: opts.seconds, ...(opts.rate ? { overallRate: opts.rate } : {}),
+    connections: opts.connections, duration: opts.seconds,
   });
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx, total: result.requests.total };
+}
+
+/**
+ * Latency at a fixed rate: vegeta sends on an even schedule whatever the answers do (an open
+ * model), so a slow answer cannot hold the next requests back. autocannon's rate option instead
+ * lets each connection send its share back to back at the start of every second, which measures how
+ * fast a burst of `rate` requests drains rather than latency at that rate. HTTP/1.1 keep-alive,
+ * at most 64 connections, as in the throughput runs.
+ */
+async function constantRate(r: Running, bodyFile: string, opts: { seconds: number; rate: number; vegeta: string; caFile: string }) {
+  const dir = path.dirname(bodyFile);
+  const targets = path.join(dir, `targets-${r.port}.txt`);
+  const results = path.join(dir, `results-${r.port}-${opts.rate}.bin`);
+  await writeFile(targets, `POST https://127.0.0.1:${r.port}/mutate\nContent-Type: application/json\n@${bodyFile}\n`);
+  await runTool(opts.vegeta, ['attack', '-format=http', `-targets=${targets}`, `-rate=${opts.rate}/1s`, `-duration=${opts.seconds}s`, `-root-certs=${opts.caFile}`,
+    '-http2=false', '-keepalive=true', '-max-connections=64', '-timeout=10s', `-output=${results}`]);
+  const report = JSON.parse(await runTool(opts.vegeta, ['report', '-type=json', results])) as { latencies: Record<string, number>; success: number; requests: number };
+  const ms = (ns: number | undefined) => (ns ?? NaN) / 1e6;
+  return { p50: ms(report.latencies['50th']), p99: ms(report.latencies['99th']), errors: Math.round(report.requests * (1 - report.success)), total: report.requests };
+}
+
+function runTool(cmd: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${path.basename(cmd)} ${args[0] ?? ''} failed (${code}): ${err.trim()}`))));
+  });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -131,95 +167,21 @@ async function createServiceAccounts(kube: KubeHelpers, namespace: string, count
 async function main(): Promise<void> {
   const started = Date.now();
   log(`${FULL ? 'full' : 'quick'} mode on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`);
-  const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'reference-webhook']);
+  const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'reference-webhook', 'vegeta']);
   const cp = await startControlPlane({ extraApiServerArgs: ['--max-requests-inflight=2000', '--max-mutating-requests-inflight=1000'] });
   const results: Record<string, unknown> = { mode: FULL ? 'full' : 'quick', date: new Date().toISOString(), cpus: os.cpus().length, node: process.versions.node };
   const rows: string[][] = [];
   try {
-    const kube = new KubeHelpers(cp.kubeConfig);
-    const ns = await kube.createNamespace('bench');
-    await kube.createServiceAccount(ns, 'app', { 'eks.amazonaws.com/role-arn': ROLE });
-    const cert = await issueCertificate(cp.ca, cp.dir, { name: 'bench', commonName: '127.0.0.1', ips: ['127.0.0.1'] });
-
-    // throughput and latency, alternating A B A B
-    const systems: Record<System, Running> = {
-      'kube-irsa': await startSystem('kube-irsa', cp, binDir, cert),
-      reference: await startSystem('reference', cp, binDir, cert),
-      'kube-irsa-2w': await startSystem('kube-irsa-2w', cp, binDir, cert),
-    };
-    for (const r of Object.values(systems)) await waitMutating(r, cp.ca.certPem, ns, 'app', 60_000);
-    // each round runs the three in a rotated order; ratios are taken within a round
-    const orderOf = (round: number): System[] => SYSTEMS.map((_, i) => SYSTEMS[(i + round) % SYSTEMS.length]!);
-    const throughput: Record<string, { ratios: number[]; ratios2w: number[]; rps: Record<System, number[]> }> = {};
-    for (const size of ['small', 'typical', 'large'] as const) {
-      const body = review(podOfSize(size, ns), ns);
-      throughput[size] = { ratios: [], ratios2w: [], rps: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] } };
-      for (let round = 0; round < MODE.pairs; round++) {
-        const got: Partial<Record<System, number>> = {};
-        for (const s of orderOf(round)) {
-          const res = await load(systems[s], body, { seconds: MODE.seconds, connections: 64 });
-          if (res.errors > 0) log(`${s} ${size}: ${res.errors} errors`);
-          got[s] = res.rps;
-          throughput[size].rps[s].push(res.rps);
-        }
-        throughput[size].ratios.push((got['kube-irsa'] ?? 0) / (got.reference ?? 1));
-        throughput[size].ratios2w.push((got['kube-irsa-2w'] ?? 0) / (got.reference ?? 1));
-        log(`throughput ${size} round ${round + 1}: kube-irsa ${fmt(got['kube-irsa'] ?? 0, 0)}, with 2 workers ${fmt(got['kube-irsa-2w'] ?? 0, 0)}, reference ${fmt(got.reference ?? 0, 0)} req/s`);
-      }
-      const t = throughput[size];
-      rows.push([`throughput, ${size} pod, 64 connections (req/s)`, fmt(median(t.rps['kube-irsa']), 0), fmt(median(t.rps['kube-irsa-2w']), 0), fmt(median(t.rps.reference), 0), `${fmt(median(t.ratios), 2)}× / ${fmt(median(t.ratios2w), 2)}×`, size === 'typical' ? '≥ 1.5×' : '']);
+    CLI = await buildApp(path.join(cp.dir, 'app'));
+    log(`kube-irsa built as the image ships it: ${CLI}`);
+    if (ONLY === undefined || ONLY === 'webhook') await benchWebhooks(cp, binDir, results, rows);
+    if (ONLY !== 'webhook') {
+      const agent: AgentBenchResult = await benchAgents(cp, { full: FULL, log, cli: CLI, memoryOnly: ONLY === 'agent-memory' });
+      results.agent = agent;
+      if (agent.verdictLatency) rows.push(['agent: pod CREATE → verdict Event, p50 / p99 (s)', `${fmt(agent.verdictLatency.p50, 2)} / ${fmt(agent.verdictLatency.p99, 2)}`, '', '', '', 'p99 ≤ 2 s']);
+      if (agent.fleet) rows.push([`agent: STS calls per interval, ${agent.fleet.agents} agents × ${agent.fleet.serviceAccounts} ServiceAccounts`, `${agent.fleet.callsPerInterval.toFixed(0)} (${fmt(agent.fleet.callsPerInterval / agent.fleet.serviceAccounts, 2)}× M)`, '', '', '', '≤ 1.05 × M']);
+      rows.push([`agent: resident memory, ${agent.memory.pods} pods / ${agent.memory.serviceAccounts} ServiceAccounts (MiB)`, fmt(agent.memory.rssMiB, 0), '', '', '', '≤ 80 MB']);
     }
-    results.throughput = throughput;
-
-    const latency: Record<string, { p50: Record<System, number[]>; p99: Record<System, number[]>; ratiosP99: number[]; ratiosP99w: number[] }> = {};
-    const typical = review(podOfSize('typical', ns), ns);
-    for (const rate of MODE.rates) {
-      latency[rate] = { p50: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] }, p99: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] }, ratiosP99: [], ratiosP99w: [] };
-      for (let round = 0; round < MODE.pairs; round++) {
-        const p99: Partial<Record<System, number>> = {};
-        for (const s of orderOf(round)) {
-          const res = await load(systems[s], typical, { seconds: MODE.seconds, connections: 64, rate });
-          latency[rate].p50[s].push(res.p50);
-          latency[rate].p99[s].push(res.p99);
-          p99[s] = res.p99;
-        }
-        latency[rate].ratiosP99.push((p99['kube-irsa'] ?? 0) / Math.max(p99.reference ?? 1, 0.001));
-        latency[rate].ratiosP99w.push((p99['kube-irsa-2w'] ?? 0) / Math.max(p99.reference ?? 1, 0.001));
-      }
-      const l = latency[rate];
-      const pair = (s: System) => `${fmt(median(l.p50[s]))} / ${fmt(median(l.p99[s]))}`;
-      rows.push([`latency at ${rate} req/s, typical pod: p50 / p99 (ms)`, pair('kube-irsa'), pair('kube-irsa-2w'), pair('reference'), `${fmt(median(l.ratiosP99), 2)}× / ${fmt(median(l.ratiosP99w), 2)}× p99`, rate === 1000 ? 'p99 ≤ 0.7×' : '']);
-      log(`latency at ${rate} req/s done`);
-    }
-    results.latency = latency;
-    for (const r of Object.values(systems)) await r.stop();
-
-    // memory and time to ready with many ServiceAccounts
-    log(`creating ${MODE.serviceAccounts} ServiceAccounts (10% annotated)`);
-    const bigNs = await kube.createNamespace('many');
-    await createServiceAccounts(kube, bigNs, MODE.serviceAccounts);
-    const lastAnnotated = `sa-${Math.floor((MODE.serviceAccounts - 1) / 10) * 10}`;
-    const memory: Record<System, { readyMs: number; rssMiB: number }[]> = { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] };
-    for (let round = 0; round < Math.min(MODE.pairs, 2); round++) {
-      for (const s of orderOf(round)) {
-        const r = await startSystem(s, cp, binDir, cert);
-        const readyMs = await waitMutating(r, cp.ca.certPem, bigNs, lastAnnotated, 300_000);
-        await new Promise((res) => setTimeout(res, 3_000));
-        memory[s].push({ readyMs, rssMiB: await treeRssMiB(r.child.pid ?? 0) });
-        await r.stop();
-      }
-    }
-    results.memory = memory;
-    const rss = (s: System) => median(memory[s].map((m) => m.rssMiB));
-    const ready = (s: System) => median(memory[s].map((m) => m.readyMs)) / 1000;
-    rows.push([`resident memory after sync, ${MODE.serviceAccounts.toLocaleString('en')} ServiceAccounts (MiB, all processes)`, fmt(rss('kube-irsa'), 0), fmt(rss('kube-irsa-2w'), 0), fmt(rss('reference'), 0), `${fmt(rss('kube-irsa') / rss('reference'), 2)}× / ${fmt(rss('kube-irsa-2w') / rss('reference'), 2)}×`, '≤ 1.0×']);
-    rows.push([`time to mutate the last ServiceAccount's pods after start (s)`, fmt(ready('kube-irsa')), fmt(ready('kube-irsa-2w')), fmt(ready('reference')), `${fmt(ready('kube-irsa') / ready('reference'), 2)}×`, '']);
-
-    const agent: AgentBenchResult = await benchAgents(cp, { full: FULL, log });
-    results.agent = agent;
-    rows.push(['agent: pod CREATE → verdict Event, p50 / p99 (s)', `${fmt(agent.verdictLatency.p50, 2)} / ${fmt(agent.verdictLatency.p99, 2)}`, '', '', '', 'p99 ≤ 2 s']);
-    rows.push([`agent: STS calls per interval, ${agent.fleet.agents} agents × ${agent.fleet.serviceAccounts} ServiceAccounts`, `${agent.fleet.callsPerInterval.toFixed(0)} (${fmt(agent.fleet.callsPerInterval / agent.fleet.serviceAccounts, 2)}× M)`, '', '', '', '≤ 1.05 × M']);
-    rows.push([`agent: resident memory, ${agent.memory.pods} pods / ${agent.memory.serviceAccounts} ServiceAccounts (MiB)`, fmt(agent.memory.rssMiB, 0), '', '', '', '≤ 80 MB']);
   } finally {
     await cp.stop();
   }
@@ -231,6 +193,91 @@ async function main(): Promise<void> {
   const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${FULL ? 'full' : 'quick'}.json`);
   await writeFile(file, JSON.stringify(results, null, 2));
   console.log(`\n${table}\n\n${FULL ? 'Full' : 'Quick'} run on ${os.cpus().length} cores in ${results.durationSeconds as number} s; results in ${path.relative(ROOT, file)}`);
+}
+
+/** Throughput, latency and memory of kube-irsa (1 and 2 workers) and the reference, alternating. */
+async function benchWebhooks(cp: ControlPlane, binDir: string, results: Record<string, unknown>, rows: string[][]): Promise<void> {
+  const kube = new KubeHelpers(cp.kubeConfig);
+  const ns = await kube.createNamespace('bench');
+  await kube.createServiceAccount(ns, 'app', { 'eks.amazonaws.com/role-arn': ROLE });
+  const cert = await issueCertificate(cp.ca, cp.dir, { name: 'bench', commonName: '127.0.0.1', ips: ['127.0.0.1'] });
+
+  // throughput and latency, alternating A B A B
+  const systems: Record<System, Running> = {
+    'kube-irsa': await startSystem('kube-irsa', cp, binDir, cert),
+    reference: await startSystem('reference', cp, binDir, cert),
+    'kube-irsa-2w': await startSystem('kube-irsa-2w', cp, binDir, cert),
+  };
+  for (const r of Object.values(systems)) await waitMutating(r, cp.ca.certPem, ns, 'app', 60_000);
+  // each round runs the three in a rotated order; ratios are taken within a round
+  const orderOf = (round: number): System[] => SYSTEMS.map((_, i) => SYSTEMS[(i + round) % SYSTEMS.length]!);
+  const throughput: Record<string, { ratios: number[]; ratios2w: number[]; rps: Record<System, number[]> }> = {};
+  for (const size of ['small', 'typical', 'large'] as const) {
+    const body = review(podOfSize(size, ns), ns);
+    throughput[size] = { ratios: [], ratios2w: [], rps: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] } };
+    for (let round = 0; round < MODE.pairs; round++) {
+      const got: Partial<Record<System, number>> = {};
+      for (const s of orderOf(round)) {
+        const res = await load(systems[s], body, { seconds: MODE.seconds, connections: 64 });
+        if (res.errors > 0) log(`${s} ${size}: ${res.errors} errors`);
+        got[s] = res.rps;
+        throughput[size].rps[s].push(res.rps);
+      }
+      throughput[size].ratios.push((got['kube-irsa'] ?? 0) / (got.reference ?? 1));
+      throughput[size].ratios2w.push((got['kube-irsa-2w'] ?? 0) / (got.reference ?? 1));
+      log(`throughput ${size} round ${round + 1}: kube-irsa ${fmt(got['kube-irsa'] ?? 0, 0)}, with 2 workers ${fmt(got['kube-irsa-2w'] ?? 0, 0)}, reference ${fmt(got.reference ?? 0, 0)} req/s`);
+    }
+    const t = throughput[size];
+    rows.push([`throughput, ${size} pod, 64 connections (req/s)`, fmt(median(t.rps['kube-irsa']), 0), fmt(median(t.rps['kube-irsa-2w']), 0), fmt(median(t.rps.reference), 0), `${fmt(median(t.ratios), 2)}× / ${fmt(median(t.ratios2w), 2)}×`, size === 'typical' ? '≥ 1.5×' : '']);
+  }
+  results.throughput = throughput;
+
+  const latency: Record<string, { p50: Record<System, number[]>; p99: Record<System, number[]>; ratiosP99: number[]; ratiosP99w: number[] }> = {};
+  const typicalFile = path.join(cp.dir, 'typical-review.json');
+  await writeFile(typicalFile, review(podOfSize('typical', ns), ns));
+  const vegeta = path.join(binDir, 'vegeta');
+  for (const rate of MODE.rates) {
+    latency[rate] = { p50: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] }, p99: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] }, ratiosP99: [], ratiosP99w: [] };
+    for (let round = 0; round < MODE.pairs; round++) {
+      const p99: Partial<Record<System, number>> = {};
+      for (const s of orderOf(round)) {
+        const res = await constantRate(systems[s], typicalFile, { seconds: MODE.seconds, rate, vegeta, caFile: cp.ca.certFile });
+        if (res.errors > 0) log(`${s} at ${rate} req/s: ${res.errors} of ${res.total} failed`);
+        latency[rate].p50[s].push(res.p50);
+        latency[rate].p99[s].push(res.p99);
+        p99[s] = res.p99;
+      }
+      latency[rate].ratiosP99.push((p99['kube-irsa'] ?? 0) / Math.max(p99.reference ?? 1, 0.001));
+      latency[rate].ratiosP99w.push((p99['kube-irsa-2w'] ?? 0) / Math.max(p99.reference ?? 1, 0.001));
+    }
+    const l = latency[rate];
+    const pair = (s: System) => `${fmt(median(l.p50[s]))} / ${fmt(median(l.p99[s]))}`;
+    rows.push([`latency at a constant ${rate} req/s, typical pod: p50 / p99 (ms)`, pair('kube-irsa'), pair('kube-irsa-2w'), pair('reference'), `${fmt(median(l.ratiosP99), 2)}× / ${fmt(median(l.ratiosP99w), 2)}× p99`, rate === 1000 ? 'p99 ≤ 0.7×' : '']);
+    log(`latency at ${rate} req/s done`);
+  }
+  results.latency = latency;
+  for (const r of Object.values(systems)) await r.stop();
+
+  // memory and time to ready with many ServiceAccounts
+  log(`creating ${MODE.serviceAccounts} ServiceAccounts (10% annotated)`);
+  const bigNs = await kube.createNamespace('many');
+  await createServiceAccounts(kube, bigNs, MODE.serviceAccounts);
+  const lastAnnotated = `sa-${Math.floor((MODE.serviceAccounts - 1) / 10) * 10}`;
+  const memory: Record<System, { readyMs: number; rssMiB: number }[]> = { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] };
+  for (let round = 0; round < Math.min(MODE.pairs, 2); round++) {
+    for (const s of orderOf(round)) {
+      const r = await startSystem(s, cp, binDir, cert);
+      const readyMs = await waitMutating(r, cp.ca.certPem, bigNs, lastAnnotated, 300_000);
+      await new Promise((res) => setTimeout(res, 3_000));
+      memory[s].push({ readyMs, rssMiB: await treeRssMiB(r.child.pid ?? 0) });
+      await r.stop();
+    }
+  }
+  results.memory = memory;
+  const rss = (s: System) => median(memory[s].map((m) => m.rssMiB));
+  const ready = (s: System) => median(memory[s].map((m) => m.readyMs)) / 1000;
+  rows.push([`resident memory after sync, ${MODE.serviceAccounts.toLocaleString('en')} ServiceAccounts (MiB, all processes)`, fmt(rss('kube-irsa'), 0), fmt(rss('kube-irsa-2w'), 0), fmt(rss('reference'), 0), `${fmt(rss('kube-irsa') / rss('reference'), 2)}× / ${fmt(rss('kube-irsa-2w') / rss('reference'), 2)}×`, '≤ 1.0×']);
+  rows.push([`time to mutate the last ServiceAccount's pods after start (s)`, fmt(ready('kube-irsa')), fmt(ready('kube-irsa-2w')), fmt(ready('reference')), `${fmt(ready('kube-irsa') / ready('reference'), 2)}×`, '']);
 }
 
 main().catch((err: unknown) => {

@@ -3,9 +3,10 @@
 # and helm) from the Go module proxy, into a cache outside the repository. Prints the folder that
 # holds them as its last line of stdout; progress goes to stderr.
 #
-#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook]   (default: kube-apiserver etcd)
+#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook] [vegeta]   (default: kube-apiserver etcd)
 #
-# reference-webhook is aws/amazon-eks-pod-identity-webhook, built only for the benchmarks.
+# reference-webhook is aws/amazon-eks-pod-identity-webhook and vegeta the constant-rate HTTP load
+# generator (tsenart/vegeta), both built only for the benchmarks.
 #
 # KUBEBUILDER_ASSETS, when it names a folder holding the requested binaries, is used as is.
 # Versions: KUBE_VERSION (1.37.2), ETCD_VERSION (3.6.16), HELM_VERSION (3.22.0).
@@ -16,6 +17,7 @@ KUBE_VERSION=${KUBE_VERSION:-1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-3.6.16}
 HELM_VERSION=${HELM_VERSION:-3.22.0}
 REFERENCE_WEBHOOK_VERSION=${REFERENCE_WEBHOOK_VERSION:-0.6.17}
+VEGETA_VERSION=${VEGETA_VERSION:-12.13.0}
 CACHE=${KUBE_IRSA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-irsa}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT="$CACHE/bin/k8s-v$KUBE_VERSION-etcd-v$ETCD_VERSION"
@@ -160,6 +162,14 @@ build_reference_webhook() {
   mv "$OUT/reference-webhook.tmp" "$OUT/reference-webhook"
 }
 
+build_vegeta() {
+  local dir="$CACHE/work/vegeta"
+  rm -rf "$dir" && mkdir -p "$dir"
+  run_phase vegeta "go install github.com/tsenart/vegeta/v12@v$VEGETA_VERSION" "$dir/build.log" \
+    env GOBIN="$dir" go install -v -trimpath -ldflags "-s -w" "github.com/tsenart/vegeta/v12@v$VEGETA_VERSION"
+  mv "$dir/vegeta" "$OUT/vegeta"
+}
+
 for b in "${wanted[@]}"; do
   present "$b" && continue
   log "building $b into $OUT (first run only; cached afterwards)"
@@ -169,7 +179,8 @@ for b in "${wanted[@]}"; do
     kubectl) build_kubectl ;;
     helm) build_helm ;;
     reference-webhook) build_reference_webhook ;;
-    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook)"; exit 1 ;;
+    vegeta) build_vegeta ;;
+    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook vegeta)"; exit 1 ;;
   esac
   log "$b built ($(elapsed) elapsed)"
 done
