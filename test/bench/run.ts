@@ -3,7 +3,6 @@
 // this machine, in alternating runs (A B A B …) with ratios taken pair by pair, plus the agent at
 // fleet scale. Prints a markdown table and writes test/bench/results/<time>.json.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { issueCertificate } from '../cluster/pki.ts';
 import { rssMiB } from '../cluster/process.ts';
 import { buildApp } from '../support/built-app.ts';
 import { benchAgents, type AgentBenchResult } from './agent-bench.ts';
+import { podOfSize, review } from './pods.ts';
 
 const FULL = process.argv.includes('--full');
 /** --only=webhook, --only=agent or --only=agent-memory runs a part (for iterating on a fix); all by default. */
@@ -40,37 +40,6 @@ interface Running {
 }
 
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-
-function container(i: number, envCount: number): Record<string, unknown> {
-  return {
-    name: `c${i}`, image: `registry.example.com/team/app-${i}:1.2.3`,
-    args: ['--listen=:8080', '--log-level=info'],
-    ports: [{ name: 'http', containerPort: 8080 + i }],
-    env: Array.from({ length: envCount }, (_, j) => ({ name: `SETTING_${j}`, value: `value-${i}-${j}` })),
-    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
-    readinessProbe: { httpGet: { path: '/ready', port: 8080 + i }, periodSeconds: 5 },
-    volumeMounts: [{ name: 'config', mountPath: `/etc/app-${i}` }],
-  };
-}
-
-export function podOfSize(size: 'small' | 'typical' | 'large', namespace: string): Record<string, unknown> {
-  const containers = size === 'small' ? [{ name: 'app', image: 'app:1' }] : Array.from({ length: size === 'typical' ? 3 : 30 }, (_, i) => container(i, 10));
-  return {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: `bench-${size}`, namespace, labels: { app: 'bench', tier: 'backend' } },
-    spec: { serviceAccountName: 'app', containers, volumes: size === 'small' ? [] : [{ name: 'config', configMap: { name: 'app-config' } }] },
-  };
-}
-
-function review(pod: Record<string, unknown>, namespace: string): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
-    request: {
-      uid: randomUUID(), kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace, operation: 'CREATE', userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' }, object: pod, dryRun: false,
-    },
-  });
-}
 
 /** A process and its children (the workers of --workers). */
 async function treeRssMiB(pid: number): Promise<number> {
