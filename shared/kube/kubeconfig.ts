@@ -3,8 +3,9 @@
 // kubeconfig fields clusters, users and contexts use in practice (client-go's names), and refuses
 // the rest by name rather than connecting as somebody else.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import { execCredentials, fileToken, staticCredentials, type Credentials, type ExecConfig } from './credentials.ts';
 
 export interface KubeConnectionOptions {
@@ -155,6 +156,16 @@ function parseExec(raw: unknown, dir: string, where: string): ExecConfig {
     env: Object.fromEntries(env.map((e) => [e.name as string, e.value as string])),
     apiVersion: typeof exec.apiVersion === 'string' ? exec.apiVersion : 'client.authentication.k8s.io/v1',
   };
+}
+
+/**
+ * The YAML parser is loaded only for a kubeconfig file: in a cluster (the agent on every node) it
+ * is never needed, and loading it costs ~4 MiB of resident memory. Loading must be synchronous
+ * here, hence require (yaml ships a CommonJS build).
+ */
+function parseYaml(text: string): unknown {
+  const { parse } = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return parse(text);
 }
 
 function parseServer(server: string, where: string): URL {
