@@ -3,8 +3,13 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { VERSION } from './version.ts';
 
-export function createRegistry(component: string): Registry {
+/**
+ * `processMetrics: false` for a worker thread: the process metrics and build info come once, from
+ * the main thread, which adds the threads' own metrics to them.
+ */
+export function createRegistry(component: string, opts: { processMetrics?: boolean } = {}): Registry {
   const registry = new Registry();
+  if (opts.processMetrics === false) return registry;
   collectDefaultMetrics({ register: registry });
   const info = new Gauge({
     name: 'kube_irsa_build_info',

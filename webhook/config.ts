@@ -32,7 +32,7 @@ export const WEBHOOK_FLAGS = {
   'container-credentials-full-uri': { kind: 'string', default: 'http://169.254.170.23/v1/credentials', help: 'AWS_CONTAINER_CREDENTIALS_FULL_URI in container-credentials mode' },
   'service-account-lookup-grace-period': { kind: 'duration', default: 2_000, help: 'how long a pod whose ServiceAccount is not cached yet may wait for a live lookup (reference default: 0, which races)' },
   'log-level': { kind: 'string', default: 'info', choices: LOG_LEVELS, help: 'log level' },
-  workers: { kind: 'int', default: 1, min: 0, max: 64, help: 'processes serving admissions (0: one per CPU); each keeps its own caches, so memory grows with them' },
+  workers: { kind: 'int', default: 1, min: 0, max: 64, help: 'threads serving admissions on the one port (0: one per CPU); each keeps its own caches, so memory grows with them' },
   'max-in-flight': { kind: 'int', default: 512, min: 0, help: 'admissions in progress beyond which new ones get 503 at once instead of queueing (0: no limit)' },
   'shutdown-grace-period': { kind: 'duration', default: 10_000, help: 'on SIGTERM, how long in-flight admissions may take to finish' },
   // accepted for drop-in compatibility

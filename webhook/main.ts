@@ -1,7 +1,7 @@
 // `kube-irsa webhook`: wiring only. Flags → config; certificate, API client, caches and sources;
 // the HTTPS admission server and the metrics server; SIGTERM drains in-flight admissions first.
-import cluster from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import { threadId } from 'node:worker_threads';
+import type { Registry } from 'prom-client';
 import type { Command } from '../shared/cli/command.ts';
 import { runService } from '../shared/cli/service.ts';
 import { loadKubeClient } from '../shared/kube/client.ts';
@@ -16,29 +16,37 @@ import { buildWebhookConfig, WEBHOOK_FLAGS, type WebhookConfig } from './config.
 import { ContainerCredentialsSource } from './container-credentials-source.ts';
 import { MappingSource } from '../shared/identity/mapping-source.ts';
 import { createWebhookMetrics } from './metrics.ts';
-import { buildAdmissionApp, buildClusterMetricsApp, buildMetricsApp } from './server.ts';
+import { buildAdmissionApp, buildMetricsApp } from './server.ts';
+import { startWebhookWorkers } from './workers.ts';
 import { readServiceAccount, ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 
 export interface RunningWebhook {
   readonly port: number;
   readonly metricsPort: number;
   readonly serviceAccounts: ServiceAccountCache;
+  /** This webhook's metrics (a worker thread's go to the main thread on request). */
+  readonly registry: Registry;
   isReady(): boolean;
   /** Stops accepting, lets in-flight admissions finish (up to the grace period), then stops. */
   stop(): Promise<void>;
 }
 
-export async function startWebhook(config: WebhookConfig, logger: Logger, random: () => number = Math.random): Promise<RunningWebhook> {
-  // in a worker of --workers, the primary serves the metrics of all workers
-  const clusterWorker = cluster.isWorker;
+export interface StartOptions {
+  readonly random?: () => number;
+  /**
+   * A worker thread of --workers: it shares the admission port with the other threads and serves
+   * no /metrics (the main thread does, with the process metrics).
+   */
+  readonly thread?: boolean;
+}
+
+export async function startWebhook(config: WebhookConfig, logger: Logger, opts: StartOptions = {}): Promise<RunningWebhook> {
+  const thread = opts.thread ?? false;
+  const random = opts.random ?? Math.random;
   const certificates = new CertificateStore({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, policy: config.tls, logger });
   const serving = await certificates.load();
   const client = loadKubeClient({ kubeconfig: config.kubeconfig || undefined, kubeApi: config.kubeApi || undefined });
-  const registry = createRegistry('webhook');
-  if (clusterWorker) {
-    new AggregatorRegistry(); // answers the primary's requests for this worker's metrics
-    AggregatorRegistry.setRegistries([registry]);
-  }
+  const registry = createRegistry('webhook', { processMetrics: !thread });
   const metrics = createWebhookMetrics(registry);
   metrics.setCertificateExpiry(serving.notAfter);
 
@@ -92,17 +100,18 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, random
   }, () => metrics.observeReload('certificate', 'rejected'));
 
   const host = config.bindAddress || undefined;
-  await admission.listen({ port: config.port, ...(host ? { host } : { host: '::' }) });
-  if (!clusterWorker) await metricsApp.listen({ port: config.metricsPort, ...(host ? { host } : { host: '::' }) });
+  // reusePort (SO_REUSEPORT) lets the threads of --workers listen on one port; fastify passes it on
+  await admission.listen({ port: config.port, host: host ?? '::', ...(thread ? { reusePort: true } : {}) } as { port: number; host: string });
+  if (!thread) await metricsApp.listen({ port: config.metricsPort, ...(host ? { host } : { host: '::' }) });
   const port = (admission.server.address() as { port: number }).port;
-  const metricsPort = clusterWorker ? config.metricsPort : (metricsApp.server.address() as { port: number }).port;
-  logger.info({ version: VERSION, pid: process.pid, port, metricsPort, watchConfigMap: config.watchConfigMap, containerCredentials: Boolean(containerCredentials) }, 'webhook listening');
+  const metricsPort = thread ? config.metricsPort : (metricsApp.server.address() as { port: number }).port;
+  logger.info({ version: VERSION, pid: process.pid, ...(thread ? { thread: threadId } : {}), port, metricsPort, watchConfigMap: config.watchConfigMap, containerCredentials: Boolean(containerCredentials) }, 'webhook listening');
 
   // the caches fill in the background; /readyz turns true once they are synced
   void Promise.all(reflectors.map((r) => r.start())).then(() => logger.info({ serviceAccounts: serviceAccounts.size }, 'caches synced'));
 
   return {
-    port, metricsPort, serviceAccounts,
+    port, metricsPort, serviceAccounts, registry,
     isReady: () => !draining && saReflector.synced && (!cmReflector || cmReflector.synced),
     async stop() {
       draining = true;
@@ -113,45 +122,11 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, random
       await Promise.race([admission.close(), grace]);
       clearInterval(sweeper);
       admission.server.closeAllConnections();
-      if (!clusterWorker) await metricsApp.close();
+      if (!thread) await metricsApp.close();
       for (const r of reflectors) r.stop();
       client.close();
       certificates.close();
       containerCredentials?.close();
-      logger.info('webhook stopped');
-    },
-  };
-}
-
-/**
- * --workers N: N processes share the admission port (the primary hands out connections), so TLS and
- * admissions use every core; each worker keeps its own caches. The primary serves the workers'
- * aggregated metrics, restarts a worker that dies, and stops them all on SIGTERM.
- */
-export async function startWebhookWorkers(config: WebhookConfig, logger: Logger): Promise<{ stop(): Promise<void> }> {
-  let stopping = false;
-  const fork = () => cluster.fork();
-  for (let i = 0; i < config.workers; i++) fork();
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    logger.error({ pid: worker.process.pid, code, signal }, 'webhook worker died; starting another');
-    setTimeout(fork, 1_000).unref();
-  });
-  const registry = new AggregatorRegistry();
-  const metricsApp = buildClusterMetricsApp(registry, logger);
-  const host = config.bindAddress || '::';
-  await metricsApp.listen({ port: config.metricsPort, host });
-  const metricsPort = (metricsApp.server.address() as { port: number }).port;
-  logger.info({ version: VERSION, workers: config.workers, metricsPort }, 'webhook primary started');
-  return {
-    async stop() {
-      stopping = true;
-      const workers = Object.values(cluster.workers ?? {}).filter((w): w is NonNullable<typeof w> => w !== undefined);
-      await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
-        w.once('exit', () => resolve());
-        w.process.kill('SIGTERM');
-      })));
-      await metricsApp.close();
       logger.info('webhook stopped');
     },
   };
@@ -171,10 +146,8 @@ export const webhookCommand: Command = {
     },
     configure: ({ values, given }) => buildWebhookConfig(values, given),
     start: async (config, logger) => {
-      if (config.workers > 1 && cluster.isPrimary) return startWebhookWorkers(config, logger);
-      const running = await startWebhook(config, logger);
-      // a worker leaves when it is stopped, so the primary sees it exit
-      return cluster.isWorker ? { stop: async () => { await running.stop(); cluster.worker?.disconnect(); } } : running;
+      if (config.workers > 1) return startWebhookWorkers(config, logger);
+      return startWebhook(config, logger);
     },
   }, argv),
 };

@@ -4,7 +4,7 @@
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { fastifyLogging } from '../shared/http-server.ts';
-import type { AggregatorRegistry, Registry, RegistryContentType } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { admit, requestLogFields, type AdmissionDeps } from './admission/handler.ts';
 import { decodeReview, denied, encodeReview } from './admission/review.ts';
 import type { WebhookMetrics } from './metrics.ts';
@@ -136,8 +136,12 @@ export function buildMetricsApp(opts: MetricsAppOptions) {
 }
 
 /** The primary's metrics app with --workers: every worker's metrics, aggregated. */
-export function buildClusterMetricsApp(registry: AggregatorRegistry<RegistryContentType>, logger: Logger) {
+/** The main thread's /metrics under --workers: `collect` gathers the process's and the threads' metrics. */
+export function buildAggregatedMetricsApp(collect: () => Promise<Registry>, logger: Logger) {
   const app = Fastify({ ...fastifyLogging(logger, 'metrics'), forceCloseConnections: true });
-  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.clusterMetrics()));
+  app.get('/metrics', async (_req, reply) => {
+    const registry = await collect();
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
   return app;
 }

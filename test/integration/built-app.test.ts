@@ -51,18 +51,18 @@ describe('the built app (image layout)', () => {
     assert.equal(built.stdout, source.stdout);
   });
 
-  test('the built webhook mutates pods of a ServiceAccount it watches in the API server', async () => {
+  test('the built webhook (two threads) mutates pods of a ServiceAccount it watches in the API server', async () => {
     const kube = new KubeHelpers(cp.kubeConfig);
     const ns = await kube.createNamespace('built');
     await kube.createServiceAccount(ns, 'app', { 'eks.amazonaws.com/role-arn': ROLE });
     const cert = await issueCertificate(cp.ca, cp.dir, { name: 'built', commonName: '127.0.0.1', ips: ['127.0.0.1'] });
-    const child = spawn(cli, ['webhook', '--kubeconfig', cp.kubeconfigPath, '--port=0', '--metrics-port=0', '--bind-address=127.0.0.1', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cli, ['webhook', '--kubeconfig', cp.kubeconfigPath, '--port=0', '--metrics-port=0', '--bind-address=127.0.0.1', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--workers=2'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let logs = '';
     child.stderr.on('data', (c: Buffer) => (logs += c.toString()));
     try {
       const port = await eventually(() => {
-        const m = /"msg":"webhook listening".*?"port":(\d+)|"port":(\d+).*?"msg":"webhook listening"/.exec(logs);
-        return m ? Number(m[1] ?? m[2]) : undefined;
+        const m = /"port":(\d+),"metricsPort":\d+,"msg":"webhook main thread started"/.exec(logs);
+        return m ? Number(m[1]) : undefined;
       }, 'the built webhook to listen', 30_000, 50);
       const review = JSON.stringify({
         apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',

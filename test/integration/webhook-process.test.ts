@@ -65,23 +65,28 @@ describe('kube-irsa webhook process', () => {
     }
   });
 
-  test('--workers=2: two processes serve admissions, the primary aggregates their metrics, SIGTERM stops all', async () => {
+  test('--workers=2: two threads of one process serve admissions on one port, /metrics sums them, SIGTERM stops all', async () => {
     const w = start(['--workers=2']);
-    const metricsPort = Number(await eventually(() => /"metricsPort":(\d+),"msg":"webhook primary started"/.exec(w.logs())?.[1], 'the primary', 20_000));
-    const listening = await eventually(() => {
-      const found = [...w.logs().matchAll(/"pid":(\d+),"port":(\d+).*?"msg":"webhook listening"/g)];
-      return found.length >= 2 ? found : undefined;
-    }, 'both workers to listen', 30_000);
-    assert.equal(new Set(listening.map((m) => m[1])).size, 2, 'two worker processes');
-    const port = Number(listening[0]![2]);
+    const { metricsPort, port } = await eventually(() => {
+      const m = /"port":(\d+),"metricsPort":(\d+),"msg":"webhook main thread started"/.exec(w.logs());
+      return m ? { port: Number(m[1]), metricsPort: Number(m[2]) } : undefined;
+    }, 'the main thread', 30_000);
+    const listening = [...w.logs().matchAll(/"pid":(\d+),"thread":(\d+),"port":(\d+).*?"msg":"webhook listening"/g)];
+    assert.equal(listening.length, 2);
+    assert.equal(new Set(listening.map((m) => m[1])).size, 1, 'one process');
+    assert.equal(new Set(listening.map((m) => m[2])).size, 2, 'two threads');
+    assert.deepEqual(listening.map((m) => Number(m[3])), [port, port], 'one port');
     await eventually(async () => ((await httpsRequest(`https://127.0.0.1:${port}/readyz`, { ca: cp.ca.certPem })).status === 200 ? true : undefined), 'readiness');
     const review = (i: number) => JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: `u${i}`, kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'default', operation: 'UPDATE', object: {} } });
     for (let i = 0; i < 40; i++) {
-      const res = await httpsRequest(`https://127.0.0.1:${port}/mutate`, { ca: cp.ca.certPem, method: 'POST', headers: { 'content-type': 'application/json' }, body: review(i) });
+      // a new connection each time, so the kernel spreads them over both threads
+      const res = await httpsRequest(`https://127.0.0.1:${port}/mutate`, { ca: cp.ca.certPem, method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: review(i) });
       assert.equal(res.status, 200);
     }
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    assert.match(metrics, /kube_irsa_webhook_admissions_total\{outcome="not-a-pod-create"\} 40\b/, 'both workers\' counts, summed');
+    assert.match(metrics, /kube_irsa_webhook_admissions_total\{outcome="not-a-pod-create"\} 40\b/, 'both threads\' counts, summed');
+    assert.equal([...metrics.matchAll(/^process_resident_memory_bytes /gm)].length, 1, 'process metrics once');
+    assert.match(metrics, /^kube_irsa_build_info\{component="webhook"/m);
     w.child.kill('SIGTERM');
     assert.equal(await exited(w.child), 0);
     await w.listening; // settled long ago

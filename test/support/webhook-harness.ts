@@ -53,7 +53,7 @@ export async function startWebhookHarness(cp: ControlPlane, extraFlags: string[]
     '--shutdown-grace-period=5s', ...extraFlags,
   ]);
   const { config } = buildWebhookConfig(values, given);
-  const webhook = await startWebhook(config, logs.logger, () => 0);
+  const webhook = await startWebhook(config, logs.logger, { random: () => 0 });
   await eventually(() => (webhook.isReady() ? true : undefined), 'the webhook caches to sync', 30_000);
   const url = `https://127.0.0.1:${webhook.port}/mutate`;
   const admission = cp.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
