@@ -146,7 +146,7 @@ export const webhookCommand: Command = {
     },
     configure: ({ values, given }) => buildWebhookConfig(values, given),
     start: async (config, logger) => {
-      if (config.workers > 1) return startWebhookWorkers(config, logger);
+      if (config.workers > 1) return startWebhookWorkers(config, logger, startWebhook);
       return startWebhook(config, logger);
     },
   }, argv),

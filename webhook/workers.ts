@@ -1,8 +1,9 @@
-// --workers N: N worker threads of one process serve admissions on the same port (SO_REUSEPORT: the
-// kernel spreads connections), so TLS and admissions use every core while the process keeps one
-// copy of Node itself (processes of node:cluster cost ~60 MiB each, measured in test/bench). Each
-// thread keeps its own caches. The main thread serves /metrics (process metrics plus the threads'
-// metrics summed), starts a thread again if one dies, and stops them all on SIGTERM.
+// --workers N: the main thread and N-1 worker threads of one process serve admissions on the same
+// port (SO_REUSEPORT: the kernel spreads connections), so TLS and admissions use every core while
+// the process keeps one copy of Node itself (processes of node:cluster cost ~60 MiB each, measured
+// in test/bench). Each thread keeps its own caches. The main thread also serves /metrics (process
+// metrics plus every thread's metrics summed), starts a thread again if one dies, and stops them
+// all on SIGTERM.
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
@@ -10,6 +11,7 @@ import type { Logger } from '../shared/logging.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { VERSION } from '../shared/version.ts';
 import type { WebhookConfig } from './config.ts';
+import type { RunningWebhook, StartOptions } from './main.ts';
 import { buildAggregatedMetricsApp } from './server.ts';
 
 /** A thread's metrics as prom-client's getMetricsAsJSON gives them (structured-cloneable). */
@@ -28,19 +30,31 @@ export interface WorkerData {
 }
 
 const WORKER_ENTRY = new URL(`./worker-thread.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+/**
+ * A worker thread's young generation, in MiB: V8's default lets each isolate keep ~16 MiB more
+ * resident; 8 keeps two threads within the reference's memory at 100,000 ServiceAccounts while
+ * scavenges stay short (test/bench).
+ */
+const WORKER_YOUNG_GENERATION_MB = 8;
 
-export async function startWebhookWorkers(config: WebhookConfig, logger: Logger): Promise<{ stop(): Promise<void> }> {
+/** `startLocal` is main.ts's startWebhook (passed in: main.ts is the module that imports this one). */
+export async function startWebhookWorkers(config: WebhookConfig, logger: Logger,
+  startLocal: (config: WebhookConfig, logger: Logger, opts: StartOptions) => Promise<RunningWebhook>): Promise<{ stop(): Promise<void> }> {
   let stopping = false;
   const threads = new Set<Worker>();
-  // --port=0: the first thread picks the port, the others join it
-  let port = config.port;
+  // the main thread listens first (with --port=0 it picks the port); the worker threads join it
+  const local = await startLocal(config, logger, { thread: true });
+  const port = local.port;
 
   const spawn = async (): Promise<Worker> => {
-    const worker = new Worker(WORKER_ENTRY, { workerData: { config: { ...config, port } } satisfies WorkerData });
+    const worker = new Worker(WORKER_ENTRY, {
+      workerData: { config: { ...config, port } } satisfies WorkerData,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     threads.add(worker);
-    const ready = new Promise<number>((resolve, reject) => {
+    const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
-        if (m.type === 'listening') resolve(m.port);
+        if (m.type === 'listening') resolve();
         else if (m.type === 'failed') reject(new Error(m.message));
       });
       worker.once('exit', (code) => reject(new Error(`a webhook thread exited with code ${code} while starting`)));
@@ -51,16 +65,16 @@ export async function startWebhookWorkers(config: WebhookConfig, logger: Logger)
       logger.error({ threadId: worker.threadId, code }, 'webhook thread died; starting another');
       setTimeout(() => void spawn().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'webhook thread failed to start')), 1_000).unref();
     });
-    port = await ready;
+    await ready;
     return worker;
   };
 
   try {
-    await spawn();
     await Promise.all(Array.from({ length: config.workers - 1 }, () => spawn()));
   } catch (err) {
     stopping = true;
     await Promise.all([...threads].map((t) => t.terminate()));
+    await local.stop();
     throw err;
   }
 
@@ -85,7 +99,7 @@ export async function startWebhookWorkers(config: WebhookConfig, logger: Logger)
     worker.postMessage({ type: 'metrics', id } satisfies ToWorker);
   });
   const collect = async (): Promise<Registry> => {
-    const perThread = await Promise.all([...threads].map(threadMetrics));
+    const perThread = await Promise.all([local.registry.getMetricsAsJSON(), ...[...threads].map(threadMetrics)]);
     return Registry.merge([processRegistry, AggregatorRegistry.aggregate(perThread.filter((m) => m.length > 0))]);
   };
   const metricsApp = buildAggregatedMetricsApp(collect, logger);
@@ -97,11 +111,11 @@ export async function startWebhookWorkers(config: WebhookConfig, logger: Logger)
   return {
     async stop() {
       stopping = true;
-      await Promise.all([...threads].map(async (t) => {
+      await Promise.all([local.stop(), ...[...threads].map(async (t) => {
         const exited = once(t, 'exit');
         t.postMessage({ type: 'stop' } satisfies ToWorker);
         await exited;
-      }));
+      })]);
       await metricsApp.close();
       logger.info('webhook stopped');
     },

@@ -18,7 +18,7 @@ import { benchAgents, type AgentBenchResult } from './agent-bench.ts';
 import { podOfSize, review } from './pods.ts';
 
 const FULL = process.argv.includes('--full');
-/** --only=webhook, --only=agent or --only=agent-memory runs a part (for iterating on a fix); all by default. */
+/** --only=webhook, webhook-memory, agent or agent-memory runs a part (for iterating on a fix); all by default. */
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const ROOT = path.join(import.meta.dirname, '..', '..');
 /** kube-irsa as the image ships it (built to JavaScript), set by main(). */
@@ -143,8 +143,8 @@ async function main(): Promise<void> {
   try {
     CLI = await buildApp(path.join(cp.dir, 'app'));
     log(`kube-irsa built as the image ships it: ${CLI}`);
-    if (ONLY === undefined || ONLY === 'webhook') await benchWebhooks(cp, binDir, results, rows);
-    if (ONLY !== 'webhook') {
+    if (ONLY === undefined || ONLY.startsWith('webhook')) await benchWebhooks(cp, binDir, results, rows);
+    if (ONLY === undefined || ONLY.startsWith('agent')) {
       const agent: AgentBenchResult = await benchAgents(cp, { full: FULL, log, cli: CLI, memoryOnly: ONLY === 'agent-memory' });
       results.agent = agent;
       if (agent.verdictLatency) rows.push(['agent: pod CREATE → verdict Event, p50 / p99 (s)', `${fmt(agent.verdictLatency.p50, 2)} / ${fmt(agent.verdictLatency.p99, 2)}`, '', '', '', 'p99 ≤ 2 s']);
@@ -171,61 +171,63 @@ async function benchWebhooks(cp: ControlPlane, binDir: string, results: Record<s
   await kube.createServiceAccount(ns, 'app', { 'eks.amazonaws.com/role-arn': ROLE });
   const cert = await issueCertificate(cp.ca, cp.dir, { name: 'bench', commonName: '127.0.0.1', ips: ['127.0.0.1'] });
 
-  // throughput and latency, alternating A B A B
-  const systems: Record<System, Running> = {
-    'kube-irsa': await startSystem('kube-irsa', cp, binDir, cert),
-    reference: await startSystem('reference', cp, binDir, cert),
-    'kube-irsa-2w': await startSystem('kube-irsa-2w', cp, binDir, cert),
-  };
-  for (const r of Object.values(systems)) await waitMutating(r, cp.ca.certPem, ns, 'app', 60_000);
   // each round runs the three in a rotated order; ratios are taken within a round
   const orderOf = (round: number): System[] => SYSTEMS.map((_, i) => SYSTEMS[(i + round) % SYSTEMS.length]!);
-  const throughput: Record<string, { ratios: number[]; ratios2w: number[]; rps: Record<System, number[]> }> = {};
-  for (const size of ['small', 'typical', 'large'] as const) {
-    const body = review(podOfSize(size, ns), ns);
-    throughput[size] = { ratios: [], ratios2w: [], rps: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] } };
-    for (let round = 0; round < MODE.pairs; round++) {
-      const got: Partial<Record<System, number>> = {};
-      for (const s of orderOf(round)) {
-        const res = await load(systems[s], body, { seconds: MODE.seconds, connections: 64 });
-        if (res.errors > 0) log(`${s} ${size}: ${res.errors} errors`);
-        got[s] = res.rps;
-        throughput[size].rps[s].push(res.rps);
+  if (ONLY !== 'webhook-memory') {
+    // throughput and latency, alternating A B A B
+    const systems: Record<System, Running> = {
+      'kube-irsa': await startSystem('kube-irsa', cp, binDir, cert),
+      reference: await startSystem('reference', cp, binDir, cert),
+      'kube-irsa-2w': await startSystem('kube-irsa-2w', cp, binDir, cert),
+    };
+    for (const r of Object.values(systems)) await waitMutating(r, cp.ca.certPem, ns, 'app', 60_000);
+    const throughput: Record<string, { ratios: number[]; ratios2w: number[]; rps: Record<System, number[]> }> = {};
+    for (const size of ['small', 'typical', 'large'] as const) {
+      const body = review(podOfSize(size, ns), ns);
+      throughput[size] = { ratios: [], ratios2w: [], rps: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] } };
+      for (let round = 0; round < MODE.pairs; round++) {
+        const got: Partial<Record<System, number>> = {};
+        for (const s of orderOf(round)) {
+          const res = await load(systems[s], body, { seconds: MODE.seconds, connections: 64 });
+          if (res.errors > 0) log(`${s} ${size}: ${res.errors} errors`);
+          got[s] = res.rps;
+          throughput[size].rps[s].push(res.rps);
+        }
+        throughput[size].ratios.push((got['kube-irsa'] ?? 0) / (got.reference ?? 1));
+        throughput[size].ratios2w.push((got['kube-irsa-2w'] ?? 0) / (got.reference ?? 1));
+        log(`throughput ${size} round ${round + 1}: kube-irsa ${fmt(got['kube-irsa'] ?? 0, 0)}, with 2 workers ${fmt(got['kube-irsa-2w'] ?? 0, 0)}, reference ${fmt(got.reference ?? 0, 0)} req/s`);
       }
-      throughput[size].ratios.push((got['kube-irsa'] ?? 0) / (got.reference ?? 1));
-      throughput[size].ratios2w.push((got['kube-irsa-2w'] ?? 0) / (got.reference ?? 1));
-      log(`throughput ${size} round ${round + 1}: kube-irsa ${fmt(got['kube-irsa'] ?? 0, 0)}, with 2 workers ${fmt(got['kube-irsa-2w'] ?? 0, 0)}, reference ${fmt(got.reference ?? 0, 0)} req/s`);
+      const t = throughput[size];
+      rows.push([`throughput, ${size} pod, 64 connections (req/s)`, fmt(median(t.rps['kube-irsa']), 0), fmt(median(t.rps['kube-irsa-2w']), 0), fmt(median(t.rps.reference), 0), `${fmt(median(t.ratios), 2)}× / ${fmt(median(t.ratios2w), 2)}×`, size === 'typical' ? '≥ 1.5×' : '']);
     }
-    const t = throughput[size];
-    rows.push([`throughput, ${size} pod, 64 connections (req/s)`, fmt(median(t.rps['kube-irsa']), 0), fmt(median(t.rps['kube-irsa-2w']), 0), fmt(median(t.rps.reference), 0), `${fmt(median(t.ratios), 2)}× / ${fmt(median(t.ratios2w), 2)}×`, size === 'typical' ? '≥ 1.5×' : '']);
-  }
-  results.throughput = throughput;
+    results.throughput = throughput;
 
-  const latency: Record<string, { p50: Record<System, number[]>; p99: Record<System, number[]>; ratiosP99: number[]; ratiosP99w: number[] }> = {};
-  const typicalFile = path.join(cp.dir, 'typical-review.json');
-  await writeFile(typicalFile, review(podOfSize('typical', ns), ns));
-  const vegeta = path.join(binDir, 'vegeta');
-  for (const rate of MODE.rates) {
-    latency[rate] = { p50: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] }, p99: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] }, ratiosP99: [], ratiosP99w: [] };
-    for (let round = 0; round < MODE.pairs; round++) {
-      const p99: Partial<Record<System, number>> = {};
-      for (const s of orderOf(round)) {
-        const res = await constantRate(systems[s], typicalFile, { seconds: MODE.seconds, rate, vegeta, caFile: cp.ca.certFile });
-        if (res.errors > 0) log(`${s} at ${rate} req/s: ${res.errors} of ${res.total} failed`);
-        latency[rate].p50[s].push(res.p50);
-        latency[rate].p99[s].push(res.p99);
-        p99[s] = res.p99;
+    const latency: Record<string, { p50: Record<System, number[]>; p99: Record<System, number[]>; ratiosP99: number[]; ratiosP99w: number[] }> = {};
+    const typicalFile = path.join(cp.dir, 'typical-review.json');
+    await writeFile(typicalFile, review(podOfSize('typical', ns), ns));
+    const vegeta = path.join(binDir, 'vegeta');
+    for (const rate of MODE.rates) {
+      latency[rate] = { p50: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] }, p99: { 'kube-irsa': [], reference: [], 'kube-irsa-2w': [] }, ratiosP99: [], ratiosP99w: [] };
+      for (let round = 0; round < MODE.pairs; round++) {
+        const p99: Partial<Record<System, number>> = {};
+        for (const s of orderOf(round)) {
+          const res = await constantRate(systems[s], typicalFile, { seconds: MODE.seconds, rate, vegeta, caFile: cp.ca.certFile });
+          if (res.errors > 0) log(`${s} at ${rate} req/s: ${res.errors} of ${res.total} failed`);
+          latency[rate].p50[s].push(res.p50);
+          latency[rate].p99[s].push(res.p99);
+          p99[s] = res.p99;
+        }
+        latency[rate].ratiosP99.push((p99['kube-irsa'] ?? 0) / Math.max(p99.reference ?? 1, 0.001));
+        latency[rate].ratiosP99w.push((p99['kube-irsa-2w'] ?? 0) / Math.max(p99.reference ?? 1, 0.001));
       }
-      latency[rate].ratiosP99.push((p99['kube-irsa'] ?? 0) / Math.max(p99.reference ?? 1, 0.001));
-      latency[rate].ratiosP99w.push((p99['kube-irsa-2w'] ?? 0) / Math.max(p99.reference ?? 1, 0.001));
+      const l = latency[rate];
+      const pair = (s: System) => `${fmt(median(l.p50[s]))} / ${fmt(median(l.p99[s]))}`;
+      rows.push([`latency at a constant ${rate} req/s, typical pod: p50 / p99 (ms)`, pair('kube-irsa'), pair('kube-irsa-2w'), pair('reference'), `${fmt(median(l.ratiosP99), 2)}× / ${fmt(median(l.ratiosP99w), 2)}× p99`, rate === 1000 ? 'p99 ≤ 0.7×' : '']);
+      log(`latency at ${rate} req/s done`);
     }
-    const l = latency[rate];
-    const pair = (s: System) => `${fmt(median(l.p50[s]))} / ${fmt(median(l.p99[s]))}`;
-    rows.push([`latency at a constant ${rate} req/s, typical pod: p50 / p99 (ms)`, pair('kube-irsa'), pair('kube-irsa-2w'), pair('reference'), `${fmt(median(l.ratiosP99), 2)}× / ${fmt(median(l.ratiosP99w), 2)}× p99`, rate === 1000 ? 'p99 ≤ 0.7×' : '']);
-    log(`latency at ${rate} req/s done`);
+    results.latency = latency;
+    for (const r of Object.values(systems)) await r.stop();
   }
-  results.latency = latency;
-  for (const r of Object.values(systems)) await r.stop();
 
   // memory and time to ready with many ServiceAccounts
   log(`creating ${MODE.serviceAccounts} ServiceAccounts (10% annotated)`);

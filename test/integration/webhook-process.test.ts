@@ -65,7 +65,7 @@ describe('kube-irsa webhook process', () => {
     }
   });
 
-  test('--workers=2: two threads of one process serve admissions on one port, /metrics sums them, SIGTERM stops all', async () => {
+  test('--workers=2: the main thread and a worker thread serve admissions on one port, /metrics sums them, SIGTERM stops all', async () => {
     const w = start(['--workers=2']);
     const { metricsPort, port } = await eventually(() => {
       const m = /"port":(\d+),"metricsPort":(\d+),"msg":"webhook main thread started"/.exec(w.logs());
