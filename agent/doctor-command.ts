@@ -10,7 +10,8 @@ import { ContainerCredentialsConfig } from '../shared/identity/container-credent
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
 import { resolveIdentity } from '../shared/identity/resolve.ts';
 import { describeKubeError, loadKubeClient, statusOf, type KubeClient } from '../shared/kube/client.ts';
-import { corePath, type ConfigMap, type Event, type ObjectList, type ServiceAccount, type TokenRequest } from '../shared/kube/objects.ts';
+import { corePath, type ConfigMap, type Event, type ObjectList, type ServiceAccount } from '../shared/kube/objects.ts';
+import { readServiceAccount } from '../shared/identity/service-account-cache.ts';
 import { KUBE_FLAGS } from '../shared/kube/flags.ts';
 import { readIssuerCaFiles } from './config.ts';
 import { checkIdentityToken, type TokenCheckResult } from './check-token.ts';
@@ -19,6 +20,7 @@ import { specificFix } from './core/messages.ts';
 import { REASONS, type Verdict } from './core/reasons.ts';
 import { IdentityProber } from './identity-prober.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import { mintToken } from './token-source.ts';
 
 const DOCTOR_FLAGS = {
   ...KUBE_FLAGS,
@@ -139,7 +141,7 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
   const target = `${namespace}/${name}`;
   let sa: ServiceAccount;
   try {
-    sa = await client.get<ServiceAccount>(corePath('namespaces', namespace, 'serviceaccounts', name));
+    sa = await readServiceAccount(client)(namespace, name);
   } catch (err) {
     io.stderr.write(`kube-irsa doctor: cannot read ServiceAccount ${target}: ${describeKubeError(err)}\n`);
     return 1;
@@ -163,12 +165,15 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
     io.stderr.write(`kube-irsa doctor: ServiceAccount ${target} has no AWS role (no ${defaults.annotationPrefix}/role-arn annotation${v['watch-config-map'] ? ' and no ConfigMap entry' : ''}); nothing to check\n`);
     return 1;
   }
-  let token: string;
+  let token: string | undefined;
   try {
-    const res = await client.create<TokenRequest>(corePath('namespaces', namespace, 'serviceaccounts', name, 'token'), { spec: { audiences: [identity.audience], expirationSeconds: 600 } } satisfies TokenRequest);
-    token = res.status?.token ?? '';
+    token = await mintToken(client, namespace, name, identity.audience);
   } catch (err) {
     io.stderr.write(`kube-irsa doctor: cannot mint a token for ${target} (TokenRequest): ${describeKubeError(err)}\n`);
+    return 1;
+  }
+  if (!token) {
+    io.stderr.write(`kube-irsa doctor: cannot mint a token for ${target} (TokenRequest): the API server returned no token\n`);
     return 1;
   }
   const prober = new IdentityProber({

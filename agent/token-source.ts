@@ -40,16 +40,23 @@ export function kubeletTokenSource(rootDir: string): TokenSource {
 /** 600 s, the API server's minimum: the token only has to live for one probe. */
 export const MINTED_TOKEN_SECONDS = 600;
 
+/**
+ * Mints a token of `serviceAccount` for `audience` through TokenRequest, living MINTED_TOKEN_SECONDS
+ * and, for a pod's check, bound to that pod. Undefined when the API server returned no token.
+ */
+export async function mintToken(client: KubeClient, namespace: string, serviceAccount: string, audience: string, boundPod?: { name: string; uid: string }): Promise<string | undefined> {
+  const res = await client.create<TokenRequest>(corePath('namespaces', namespace, 'serviceaccounts', serviceAccount, 'token'), {
+    spec: { audiences: [audience], expirationSeconds: MINTED_TOKEN_SECONDS, ...(boundPod ? { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', ...boundPod } } : {}) },
+  } satisfies TokenRequest);
+  return res.status?.token || undefined;
+}
+
 export function tokenRequestSource(client: KubeClient): TokenSource {
   return {
     kind: 'token-request',
     async read(pod, _location, audience) {
-      const namespace = pod.metadata?.namespace ?? '';
       try {
-        const res = await client.create<TokenRequest>(corePath('namespaces', namespace, 'serviceaccounts', podServiceAccountName(pod), 'token'), {
-          spec: { audiences: [audience], expirationSeconds: MINTED_TOKEN_SECONDS, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' } },
-        } satisfies TokenRequest);
-        const token = res.status?.token;
+        const token = await mintToken(client, pod.metadata?.namespace ?? '', podServiceAccountName(pod), audience, { name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
         return token ? { ok: true, token } : { ok: false, detail: 'the TokenRequest returned no token' };
       } catch (err) {
         return { ok: false, detail: `TokenRequest failed: ${describeKubeError(err)}` };

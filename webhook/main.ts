@@ -34,8 +34,8 @@ export interface RunningWebhook {
 export interface StartOptions {
   readonly random?: () => number;
   /**
-   * A worker thread of --workers: it shares the admission port with the other threads and serves
-   * no /metrics (the main thread does, with the process metrics).
+   * One of the threads of --workers (the main thread's own webhook too): it shares the admission
+   * port with the others and serves no /metrics (workers.ts does, with the process metrics).
    */
   readonly thread?: boolean;
 }
@@ -89,7 +89,7 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, opts: 
       return undefined;
     },
   });
-  const metricsApp = buildMetricsApp({
+  const metricsApp = thread ? undefined : buildMetricsApp({
     registry, logger,
     ...(config.debugHandlers ? { debugCache: () => ({ serviceAccounts: serviceAccounts.size, mappingEntries: mapping.current.size }) } : {}),
   });
@@ -102,9 +102,9 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, opts: 
   const host = config.bindAddress || undefined;
   // reusePort (SO_REUSEPORT) lets the threads of --workers listen on one port; fastify passes it on
   await admission.listen({ port: config.port, host: host ?? '::', ...(thread ? { reusePort: true } : {}) } as { port: number; host: string });
-  if (!thread) await metricsApp.listen({ port: config.metricsPort, ...(host ? { host } : { host: '::' }) });
+  await metricsApp?.listen({ port: config.metricsPort, ...(host ? { host } : { host: '::' }) });
   const port = (admission.server.address() as { port: number }).port;
-  const metricsPort = thread ? config.metricsPort : (metricsApp.server.address() as { port: number }).port;
+  const metricsPort = metricsApp ? (metricsApp.server.address() as { port: number }).port : config.metricsPort;
   logger.info({ version: VERSION, pid: process.pid, ...(thread ? { thread: threadId } : {}), port, metricsPort, watchConfigMap: config.watchConfigMap, containerCredentials: Boolean(containerCredentials) }, 'webhook listening');
 
   // the caches fill in the background; /readyz turns true once they are synced
@@ -122,7 +122,7 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, opts: 
       await Promise.race([admission.close(), grace]);
       clearInterval(sweeper);
       admission.server.closeAllConnections();
-      if (!thread) await metricsApp.close();
+      await metricsApp?.close();
       for (const r of reflectors) r.stop();
       client.close();
       certificates.close();

@@ -135,7 +135,6 @@ export function buildMetricsApp(opts: MetricsAppOptions) {
   return app;
 }
 
-/** The primary's metrics app with --workers: every worker's metrics, aggregated. */
 /** The main thread's /metrics under --workers: `collect` gathers the process's and the threads' metrics. */
 export function buildAggregatedMetricsApp(collect: () => Promise<Registry>, logger: Logger) {
   const app = Fastify({ ...fastifyLogging(logger, 'metrics'), forceCloseConnections: true });

@@ -78,8 +78,8 @@ export class KubeClient {
     return this.request<T>('PUT', path, { body });
   }
 
-  patch<T>(path: string, body: unknown, contentType = 'application/merge-patch+json'): Promise<T> {
-    return this.request<T>('PATCH', path, { body, contentType });
+  patch<T>(path: string, body: unknown, contentType?: string): Promise<T> {
+    return this.request<T>('PATCH', path, { body, ...(contentType ? { contentType } : {}) });
   }
 
   delete<T>(path: string, body?: unknown): Promise<T> {
@@ -91,10 +91,7 @@ export class KubeClient {
     for (let attempt = 0; ; attempt++) {
       const res = await this.send(method, path, opts, body);
       // an exec plugin's or rotated file's token may have expired: fetch it again, once
-      if (res.status === 401 && attempt === 0) {
-        this.connection.credentials.invalidate();
-        continue;
-      }
+      if (attempt === 0 && this.unauthorized(res.status)) continue;
       if (res.status < 200 || res.status > 299) throw apiError(res.status, res.text);
       return (res.text === '' ? undefined : JSON.parse(res.text)) as T;
     }
@@ -122,6 +119,8 @@ export class KubeClient {
       r.on('response', (res) => {
         res.setEncoding('utf8');
         if (res.statusCode !== 200) {
+          // the caller's next watch then carries fresh credentials
+          this.unauthorized(res.statusCode ?? 0);
           let text = '';
           res.on('data', (c: string) => (text += c));
           res.on('end', () => finish(apiError(res.statusCode ?? 0, text)));
@@ -154,6 +153,13 @@ export class KubeClient {
         req?.destroy();
       },
     };
+  }
+
+  /** A 401 means the cached credentials are stale: the next request fetches them again. */
+  private unauthorized(status: number): boolean {
+    if (status !== 401) return false;
+    this.connection.credentials.invalidate();
+    return true;
   }
 
   /** Closes idle connections; requests in flight finish. */

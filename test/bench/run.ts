@@ -2,10 +2,11 @@
 // the reference webhook (aws/amazon-eks-pod-identity-webhook, built from the Go module proxy) on
 // this machine, in alternating runs (A B A B …) with ratios taken pair by pair, plus the agent at
 // fleet scale. Prints a markdown table and writes test/bench/results/<time>.json.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { ensureBinaries } from '../cluster/binaries.ts';
 import { freePorts, startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
@@ -17,6 +18,7 @@ import { buildApp } from '../support/built-app.ts';
 import { benchAgents, type AgentBenchResult } from './agent-bench.ts';
 import { podOfSize, review } from './pods.ts';
 
+const run = promisify(execFile);
 const FULL = process.argv.includes('--full');
 /** --only=webhook, webhook-memory, agent or agent-memory runs a part (for iterating on a fix); all by default. */
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
@@ -99,23 +101,11 @@ async function constantRate(r: Running, bodyFile: string, opts: { seconds: numbe
   const targets = path.join(dir, `targets-${r.port}.txt`);
   const results = path.join(dir, `results-${r.port}-${opts.rate}.bin`);
   await writeFile(targets, `POST https://127.0.0.1:${r.port}/mutate\nContent-Type: application/json\n@${bodyFile}\n`);
-  await runTool(opts.vegeta, ['attack', '-format=http', `-targets=${targets}`, `-rate=${opts.rate}/1s`, `-duration=${opts.seconds}s`, `-root-certs=${opts.caFile}`,
+  await run(opts.vegeta, ['attack', '-format=http', `-targets=${targets}`, `-rate=${opts.rate}/1s`, `-duration=${opts.seconds}s`, `-root-certs=${opts.caFile}`,
     '-http2=false', '-keepalive=true', '-max-connections=64', '-timeout=10s', `-output=${results}`]);
-  const report = JSON.parse(await runTool(opts.vegeta, ['report', '-type=json', results])) as { latencies: Record<string, number>; success: number; requests: number };
+  const report = JSON.parse((await run(opts.vegeta, ['report', '-type=json', results])).stdout) as { latencies: Record<string, number>; success: number; requests: number };
   const ms = (ns: number | undefined) => (ns ?? NaN) / 1e6;
   return { p50: ms(report.latencies['50th']), p99: ms(report.latencies['99th']), errors: Math.round(report.requests * (1 - report.success)), total: report.requests };
-}
-
-function runTool(cmd: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${path.basename(cmd)} ${args[0] ?? ''} failed (${code}): ${err.trim()}`))));
-  });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;

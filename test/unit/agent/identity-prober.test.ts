@@ -3,21 +3,16 @@
 // refresh, and an issuer signed by a CA nobody configured is unreachable, as STS would find it.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, SignJWT, type JWK } from 'jose';
 import { IdentityProber } from '../../../agent/identity-prober.ts';
 import { RateLimiter } from '../../../agent/rate-limiter.ts';
-import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../../cluster/pki.ts';
+import { createCertificateAuthority } from '../../cluster/pki.ts';
+import { startLoopbackHttps, type LoopbackHttps } from '../../support/loopback-https.ts';
 
-let dir: string;
-let ca: CertificateAuthority;
-let server: https.Server;
+let issuerServer: LoopbackHttps;
 let issuer: string;
 const hits: string[] = [];
 let jwks: { keys: JWK[] } = { keys: [] };
@@ -33,32 +28,23 @@ const token = (key: ReturnType<typeof signingKey>) => new SignJWT({ sub: 'system
 const prober = (caPems: string[]) => new IdentityProber({ nodeName: 'n1', defaultRegion: 'us-east-1', stsEndpoint: 'http://127.0.0.1:1', issuerCaPems: caPems, limiter: new RateLimiter(100) });
 
 before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'kube-irsa-prober-'));
-  ca = await createCertificateAuthority(dir);
-  const cert = await issueCertificate(ca, dir, { name: 'issuer', commonName: '127.0.0.1', ips: ['127.0.0.1'] });
-  server = https.createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+  issuerServer = await startLoopbackHttps((req, res) => {
     hits.push(req.url ?? '');
     res.setHeader('content-type', 'application/json');
     if (req.url === '/.well-known/openid-configuration') res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/openid/v1/jwks` }));
     else if (req.url === '/openid/v1/jwks') res.end(JSON.stringify(jwks));
     else res.writeHead(404).end();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  issuer = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  issuer = issuerServer.url;
 });
-after(async () => {
-  server.closeAllConnections();
-  server.close();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => issuerServer.close());
 
 describe('identity prober: the issuer as STS sees it', () => {
   test('sixteen probes starting together fetch discovery and JWKS once', async () => {
     const key = signingKey('k1');
     jwks = { keys: [await key.publicJwk()] };
     hits.length = 0;
-    const p = prober([ca.certPem]);
+    const p = prober([issuerServer.ca.certPem]);
     try {
       const jwt = await token(key);
       const results = await Promise.all(Array.from({ length: 16 }, () => p.checkIssuer(jwt, issuer)));
@@ -72,7 +58,7 @@ describe('identity prober: the issuer as STS sees it', () => {
   test('a key missing from the cached JWKS triggers one refresh, shared by concurrent probes', async () => {
     const old = signingKey('old');
     jwks = { keys: [await old.publicJwk()] };
-    const p = prober([ca.certPem]);
+    const p = prober([issuerServer.ca.certPem]);
     try {
       assert.equal(await p.checkIssuer(await token(old), issuer), undefined);
       const rotated = signingKey('new');
@@ -92,7 +78,7 @@ describe('identity prober: the issuer as STS sees it', () => {
   test('an issuer whose certificate no configured CA signed is unreachable, with the TLS reason', async () => {
     const key = signingKey('k2');
     jwks = { keys: [await key.publicJwk()] };
-    const other = await createCertificateAuthority(await mkdtemp(path.join(dir, 'other-')), 'someone else');
+    const other = await createCertificateAuthority(await mkdtemp(path.join(issuerServer.dir, 'other-')), 'someone else');
     const p = prober([other.certPem]);
     try {
       const r = await p.checkIssuer(await token(key), issuer);

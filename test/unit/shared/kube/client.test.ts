@@ -2,17 +2,14 @@
 // and bodies on the wire, Status errors, a 401 retried once with fresh credentials, timeouts, and
 // watches (events split across chunks, server-side end, 410, abort, silence).
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import https from 'node:https';
+import { mkdtemp } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { describeKubeError, KubeApiError, KubeClient, statusOf, type WatchEvent } from '../../../../shared/kube/client.ts';
 import type { Credentials } from '../../../../shared/kube/credentials.ts';
-import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../../../cluster/pki.ts';
+import { createCertificateAuthority } from '../../../cluster/pki.ts';
+import { startLoopbackHttps, type LoopbackHttps } from '../../../support/loopback-https.ts';
 
 interface Seen {
   method: string;
@@ -21,18 +18,12 @@ interface Seen {
   body: string;
 }
 
-let dir: string;
-let ca: CertificateAuthority;
-let server: https.Server;
-let base: string;
+let api: LoopbackHttps;
 const seen: Seen[] = [];
 let answer: (req: Seen, res: ServerResponse) => void = (_req, res) => res.end('{}');
 
 before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'kube-irsa-client-'));
-  ca = await createCertificateAuthority(dir);
-  const cert = await issueCertificate(ca, dir, { name: 'server', commonName: 'api', ips: ['127.0.0.1'] });
-  server = https.createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+  api = await startLoopbackHttps((req, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
@@ -42,15 +33,8 @@ before(async () => {
       answer(s, res);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-after(async () => {
-  server.closeAllConnections();
-  server.close();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => api.close());
 
 function tokens(...values: string[]): Credentials & { invalidations: number } {
   let i = 0;
@@ -67,7 +51,7 @@ function tokens(...values: string[]): Credentials & { invalidations: number } {
 }
 
 function client(credentials: Credentials = tokens('t'), extra: Partial<ConstructorParameters<typeof KubeClient>[0]> = {}, requestTimeoutMs?: number): KubeClient {
-  return new KubeClient({ server: new URL(base), tls: { rejectUnauthorized: true, ca: ca.certPem }, credentials, ...extra }, requestTimeoutMs ? { requestTimeoutMs } : {});
+  return new KubeClient({ server: new URL(api.url), tls: { rejectUnauthorized: true, ca: api.ca.certPem }, credentials, ...extra }, requestTimeoutMs ? { requestTimeoutMs } : {});
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -104,13 +88,13 @@ describe('Kubernetes REST client', () => {
     answer = (_req, res) => json(res, 200, {});
     const ports = new Set<number>();
     const onConnection = (socket: { remotePort?: number }) => ports.add(socket.remotePort ?? 0);
-    server.on('secureConnection', onConnection);
+    api.server.on('secureConnection', onConnection);
     const c = client();
     try {
       for (let i = 0; i < 5; i++) await c.get('/api/v1/serviceaccounts');
     } finally {
       c.close();
-      server.off('secureConnection', onConnection);
+      api.server.off('secureConnection', onConnection);
     }
     assert.equal(seen.length, 5);
     assert.equal(ports.size, 1);
@@ -160,8 +144,8 @@ describe('Kubernetes REST client', () => {
     } finally {
       c.close();
     }
-    const other = await createCertificateAuthority(await mkdtemp(path.join(dir, 'other-')), 'other CA');
-    const untrusting = new KubeClient({ server: new URL(base), tls: { rejectUnauthorized: true, ca: other.certPem }, credentials: tokens('t') });
+    const other = await createCertificateAuthority(await mkdtemp(path.join(api.dir, 'other-')), 'other CA');
+    const untrusting = new KubeClient({ server: new URL(api.url), tls: { rejectUnauthorized: true, ca: other.certPem }, credentials: tokens('t') });
     try {
       await assert.rejects(untrusting.get('/x'), (e: unknown) => statusOf(e) === undefined && /certificate/i.test(describeKubeError(e)));
     } finally {
@@ -213,6 +197,19 @@ describe('watches', () => {
       const err = await collect(c).done;
       assert.equal(statusOf(err), 410);
       assert.match(err?.message ?? '', /too old resource version/);
+    } finally {
+      c.close();
+    }
+  });
+
+  test('a 401 ends the watch and invalidates the credentials, so the next watch carries fresh ones', async () => {
+    answer = (_req, res) => json(res, 401, { kind: 'Status', reason: 'Unauthorized', message: 'Unauthorized', code: 401 });
+    const creds = tokens('expired', 'fresh');
+    const c = client(creds);
+    try {
+      const err = await collect(c).done;
+      assert.equal(statusOf(err), 401);
+      assert.equal(creds.invalidations, 1);
     } finally {
       c.close();
     }
