@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AssumeRoleWithWebIdentityCommand, STSClient, type AssumeRoleWithWebIdentityCommandInput } from '@aws-sdk/client-sts';
+import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient, type AssumeRoleWithWebIdentityCommandInput } from '@aws-sdk/client-sts';
 import { fromTokenFile, fromWebToken } from '@aws-sdk/credential-providers';
 import { startControlPlane, freePorts, type ControlPlane } from '../cluster/control-plane.ts';
 import { KubeHelpers } from '../cluster/kube-helpers.ts';
@@ -283,6 +283,43 @@ describe('STS emulator with the real AWS SDK', () => {
       const res = await fetch(`${sts.endpoint}/`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' }, redirect: 'manual' });
       assert.equal(res.status, 302);
       assert.equal(res.headers.get('location'), 'https://aws.amazon.com/iam');
+    });
+  });
+
+  describe('GetCallerIdentity with the credentials it issued (SigV4, checked with the SDK\'s signer)', () => {
+    const callerClient = (credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) =>
+      new STSClient({ region: 'us-west-2', endpoint: sts.endpoint, maxAttempts: 1, credentials });
+
+    test('answers with the assumed-role ARN, UserId and Account for the session', async () => {
+      const credentials = await fromWebToken({ roleArn: roleArn('app'), webIdentityToken: token, roleSessionName: 'whoami', clientConfig: { region: 'us-west-2', endpoint: sts.endpoint } })();
+      const out = await callerClient(credentials).send(new GetCallerIdentityCommand({}));
+      assert.equal(out.Arn, `arn:aws:sts::${ACCOUNT}:assumed-role/app/whoami`);
+      assert.equal(out.Account, ACCOUNT);
+      assert.match(out.UserId ?? '', /^AROA[A-Z0-9]{17}:whoami$/);
+    });
+
+    test('a wrong secret, an unknown key, an expired session and no signature each get STS\'s answer', async () => {
+      const credentials = await fromWebToken({ roleArn: roleArn('app'), webIdentityToken: token, roleSessionName: 'whoami-2', clientConfig: { region: 'us-west-2', endpoint: sts.endpoint } })();
+      const expectError = async (creds: Parameters<typeof callerClient>[0], code: string, message: string) => {
+        await assert.rejects(callerClient(creds).send(new GetCallerIdentityCommand({})), (err: Error) => {
+          assert.equal(err.name, code);
+          assert.equal(err.message, message);
+          return true;
+        });
+      };
+      await expectError({ ...credentials, secretAccessKey: `x${credentials.secretAccessKey.slice(1)}` }, 'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
+      await expectError({ ...credentials, accessKeyId: 'ASIAAAAAAAAAAAAAAAAA' }, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
+      await expectError({ ...credentials, sessionToken: 'IQoJb3JpZ2luX2VjEnot-the-token' }, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
+      sts.clockOffsetSeconds = 7200;
+      try {
+        await expectError(credentials, 'ExpiredToken', 'The security token included in the request is expired');
+      } finally {
+        sts.clockOffsetSeconds = 0;
+      }
+      const unsigned = await fetch(sts.endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=GetCallerIdentity&Version=2011-06-15' });
+      assert.equal(unsigned.status, 403);
+      assert.match(await unsigned.text(), /<Code>MissingAuthenticationToken<\/Code>\s*<Message>Request is missing Authentication Token<\/Message>/);
     });
   });
 

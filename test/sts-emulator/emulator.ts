@@ -6,9 +6,11 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fetchIssuerKeys } from '../../shared/oidc/issuer-keys.ts';
+import { handleAdmin, ADMIN_PREFIX } from './admin.ts';
+import { authenticate, renderCallerIdentityJson, renderCallerIdentityXml, type IssuedSession } from './caller-identity.ts';
 import { StsError, stsErrors } from './errors.ts';
 import { ACTION, assumeRoleWithWebIdentity, type FaultSettings } from './pipeline.ts';
-import { API_VERSION, parseQuery, renderErrorJson, renderErrorXml, renderSuccessJson, renderSuccessXml } from './protocol.ts';
+import { API_VERSION, parseQuery, renderErrorJson, renderErrorXml, renderSuccessJson, renderSuccessXml, XMLNS } from './protocol.ts';
 import { IamState, type EmulatorConfig } from './state.ts';
 
 export interface StsEmulatorOptions {
@@ -19,6 +21,11 @@ export interface StsEmulatorOptions {
   readonly extraCaPems?: readonly string[];
   /** STS gives an issuer about 5 s. */
   readonly issuerFetchTimeoutMs?: number;
+  /**
+   * Serves the test-only control API under /_emulator/ (state changes, faults, the request log),
+   * for an emulator running as its own process, e.g. inside the real-node cluster's network.
+   */
+  readonly admin?: boolean;
 }
 
 /** Everything a test can switch at run time. */
@@ -42,6 +49,7 @@ export interface RequestLogEntry {
   readonly latencyMs: number;
 }
 
+const ACTIONS = new Set(['AssumeRoleWithWebIdentity', 'GetCallerIdentity']);
 const REGION_SEGMENT = /^\/([a-z]{2}(?:-[a-z]+)+-\d)(?:\/|$)/;
 // the largest legal request: a 20,000-character token, a 2,048-character policy, ten policy ARNs
 const MAX_BODY_BYTES = 64 * 1024;
@@ -54,7 +62,10 @@ export class StsEmulator {
   clockOffsetSeconds = 0;
   clockSkewSeconds: number;
   readonly requests: RequestLogEntry[] = [];
+  /** Every session issued, by access key id, for GetCallerIdentity. */
+  readonly sessions = new Map<string, IssuedSession>();
   private readonly server: http.Server;
+  private readonly admin: boolean;
   private readonly defaultRegion: string;
   private readonly extraCaPems: readonly string[];
   private readonly fetchTimeoutMs: number;
@@ -68,6 +79,7 @@ export class StsEmulator {
     this.clockSkewSeconds = opts.config?.clockSkewSeconds ?? 0;
     this.extraCaPems = opts.extraCaPems ?? [];
     this.fetchTimeoutMs = opts.issuerFetchTimeoutMs ?? 5_000;
+    this.admin = opts.admin ?? false;
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -126,6 +138,10 @@ export class StsEmulator {
     const started = Date.now();
     const requestId = randomUUID();
     const url = new URL(req.url ?? '/', 'http://emulator');
+    if (this.admin && url.pathname.startsWith(ADMIN_PREFIX)) {
+      await handleAdmin(this, req, res, url);
+      return;
+    }
     const region = REGION_SEGMENT.exec(url.pathname)?.[1] ?? this.defaultRegion;
     const wantsJson = (req.headers.accept ?? '').includes('application/json');
 
@@ -159,20 +175,32 @@ export class StsEmulator {
     let status = 200;
     let result = 'Success';
     let payload: string;
+    let roleArn = query.params.RoleArn;
     try {
       if (query.version !== API_VERSION) throw stsErrors.invalidAction(query.action, query.version ?? 'NO_VERSION_SPECIFIED');
-      if (query.action !== 'AssumeRoleWithWebIdentity') throw stsErrors.invalidAction(query.action, query.version);
+      if (!ACTIONS.has(query.action)) throw stsErrors.invalidAction(query.action, query.version);
       if (!this.takeThrottleToken(started)) throw stsErrors.throttling();
-      const outcome = await assumeRoleWithWebIdentity(query.params, {
-        state: this.state,
-        region,
-        disabledRegions: this.disabledRegions,
-        clockSkewSeconds: this.clockSkewSeconds,
-        nowSeconds: Math.floor(started / 1000) + this.clockOffsetSeconds,
-        faults: this.faults,
-        fetchIssuerKeys: (issuer) => fetchIssuerKeys(issuer, { extraCaPems: this.extraCaPems, timeoutMs: this.fetchTimeoutMs }),
-      });
-      payload = wantsJson ? renderSuccessJson(outcome, requestId) : renderSuccessXml(outcome, requestId);
+      if (query.action === 'AssumeRoleWithWebIdentity') {
+        const outcome = await assumeRoleWithWebIdentity(query.params, {
+          state: this.state,
+          region,
+          disabledRegions: this.disabledRegions,
+          clockSkewSeconds: this.clockSkewSeconds,
+          nowSeconds: Math.floor(started / 1000) + this.clockOffsetSeconds,
+          faults: this.faults,
+          fetchIssuerKeys: (issuer) => fetchIssuerKeys(issuer, { extraCaPems: this.extraCaPems, timeoutMs: this.fetchTimeoutMs }),
+        });
+        this.sessions.set(outcome.credentials.accessKeyId, {
+          ...outcome.credentials, arn: outcome.assumedRoleUser.arn, userId: outcome.assumedRoleUser.assumedRoleId,
+          account: outcome.assumedRoleUser.arn.split(':')[4] ?? '',
+        });
+        payload = wantsJson ? renderSuccessJson(outcome, requestId) : renderSuccessXml(outcome, requestId);
+      } else {
+        const now = new Date(started + this.clockOffsetSeconds * 1000);
+        const session = await authenticate({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: req.method === 'POST' ? text : '' }, this.sessions, now);
+        roleArn = session.arn;
+        payload = wantsJson ? renderCallerIdentityJson(session, requestId) : renderCallerIdentityXml(session, requestId, XMLNS);
+      }
     } catch (err) {
       const e = err instanceof StsError ? err : stsErrors.internal();
       status = e.status;
@@ -182,7 +210,7 @@ export class StsEmulator {
     if (this.faults.latencyMs) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
     this.requests.push({
       time: new Date(started).toISOString(), requestId, region, action: query.action,
-      roleArn: query.params.RoleArn, roleSessionName: query.params.RoleSessionName,
+      roleArn, roleSessionName: query.params.RoleSessionName,
       result, status, latencyMs: Date.now() - started,
     });
     res.writeHead(status, {

@@ -10,6 +10,7 @@ const FLAGS = {
   port: { kind: 'int', default: 0, min: 0, max: 65535, help: 'port to listen on; 0 picks a free one' },
   host: { kind: 'string', default: '127.0.0.1', help: 'address to listen on' },
   'ca-file': { kind: 'list', default: [], metavar: 'pem', help: 'extra CA certificates trusted when fetching issuer discovery and JWKS (repeatable)' },
+  admin: { kind: 'bool', default: false, help: 'serve the test control API under /_emulator/ (state changes, faults, request log)' },
 } as const;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -24,7 +25,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const config = await loadEmulatorConfig(values.config);
     const extraCaPems = await Promise.all(values['ca-file'].map((f) => readFile(f, 'utf8')));
-    const emulator = await StsEmulator.start({ config, port: values.port, host: values.host, extraCaPems });
+    const emulator = await StsEmulator.start({ config, port: values.port, host: values.host, extraCaPems, admin: values.admin });
     const stopped = new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
