@@ -3,13 +3,22 @@
 # and helm) from the Go module proxy, into a cache outside the repository. Prints the folder that
 # holds them as its last line of stdout; progress goes to stderr.
 #
-#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook] [vegeta]   (default: kube-apiserver etcd)
+#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook] [vegeta]
+#                     [kubelet] [kube-controller-manager] [kube-scheduler] [containerd] [runc]
+#                     [cni-plugins] [buildkit] [pause]                 (default: kube-apiserver etcd)
 #
 # reference-webhook is aws/amazon-eks-pod-identity-webhook and vegeta the constant-rate HTTP load
-# generator (tsenart/vegeta), both built only for the benchmarks.
+# generator (tsenart/vegeta), both built only for the benchmarks. The rest make the real node of
+# the end-to-end tests: kubelet, kube-controller-manager and kube-scheduler (one multi-call binary,
+# kube-node), containerd (with its runc shim and ctr), runc (cgo + libseccomp, static), the CNI
+# plugins (bridge, host-local, loopback, portmap in OUT/cni), BuildKit (buildkitd, buildctl) and the
+# pod sandbox's pause program. runc needs gcc, pkg-config and libseccomp-dev: when they are missing
+# and this runs as root on Debian they are installed with apt-get (and it says so).
 #
 # KUBEBUILDER_ASSETS, when it names a folder holding the requested binaries, is used as is.
-# Versions: KUBE_VERSION (1.37.2), ETCD_VERSION (3.6.16), HELM_VERSION (3.22.0).
+# Versions: KUBE_VERSION (1.37.2), ETCD_VERSION (3.6.16), HELM_VERSION (3.22.0),
+# CONTAINERD_VERSION (2.4.2), RUNC_VERSION (1.5.3), CNI_PLUGINS_VERSION (1.10.0),
+# BUILDKIT_VERSION (0.34.2).
 # Cache: KUBE_IRSA_CACHE (default ~/.cache/kube-irsa). A lock makes concurrent callers build once.
 set -euo pipefail
 
@@ -18,6 +27,10 @@ ETCD_VERSION=${ETCD_VERSION:-3.6.16}
 HELM_VERSION=${HELM_VERSION:-3.22.0}
 REFERENCE_WEBHOOK_VERSION=${REFERENCE_WEBHOOK_VERSION:-0.6.17}
 VEGETA_VERSION=${VEGETA_VERSION:-12.13.0}
+CONTAINERD_VERSION=${CONTAINERD_VERSION:-2.4.2}
+RUNC_VERSION=${RUNC_VERSION:-1.5.3}
+CNI_PLUGINS_VERSION=${CNI_PLUGINS_VERSION:-1.10.0}
+BUILDKIT_VERSION=${BUILDKIT_VERSION:-0.34.2}
 CACHE=${KUBE_IRSA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-irsa}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT="$CACHE/bin/k8s-v$KUBE_VERSION-etcd-v$ETCD_VERSION"
@@ -27,19 +40,44 @@ wanted=("$@")
 
 log() { printf '[test-binaries] %s\n' "$*" >&2; }
 
+# Binaries with their own version live in their own folder, and OUT/<name> links into it, so a
+# version bump rebuilds just them. Each entry: the folder, then the files a build leaves in it.
+declare -A VERSIONED=(
+  [helm]="helm-v$HELM_VERSION helm"
+  [containerd]="containerd-v$CONTAINERD_VERSION containerd containerd-shim-runc-v2 ctr"
+  [runc]="runc-v$RUNC_VERSION runc"
+  [cni-plugins]="cni-plugins-v$CNI_PLUGINS_VERSION cni"
+  [buildkit]="buildkit-v$BUILDKIT_VERSION buildkitd buildctl"
+)
+# kubelet, kube-controller-manager and kube-scheduler are links to one binary
+KUBE_NODE=(kubelet kube-controller-manager kube-scheduler)
+versioned_dir() { echo "$CACHE/bin/${VERSIONED[$1]%% *}"; }
+versioned_files() { local v=${VERSIONED[$1]}; echo "${v#* }"; }
+present() {
+  if [ -n "${VERSIONED[$1]:-}" ]; then
+    local d f; d=$(versioned_dir "$1")
+    for f in $(versioned_files "$1"); do
+      [ -e "$d/$f" ] && [ "$(readlink "$OUT/$f" 2>/dev/null)" = "$d/$f" ] || return 1
+    done
+  else
+    [ -x "$OUT/$1" ]
+  fi
+}
+# Links the files of a versioned build into OUT.
+link_versioned() {
+  local d f; d=$(versioned_dir "$1")
+  for f in $(versioned_files "$1"); do ln -sfn "$d/$f" "$OUT/$f"; done
+}
 if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
   missing=0
-  for b in "${wanted[@]}"; do [ -x "$KUBEBUILDER_ASSETS/$b" ] || missing=1; done
+  for b in "${wanted[@]}"; do
+    f=$b; [ -n "${VERSIONED[$b]:-}" ] && f=$(versioned_files "$b" | cut -d' ' -f1)
+    [ -e "$KUBEBUILDER_ASSETS/$f" ] || missing=1
+  done
   if [ $missing = 0 ]; then echo "$KUBEBUILDER_ASSETS"; exit 0; fi
   log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks some of: ${wanted[*]}; building them instead"
 fi
 
-# helm has its own version: it lives in its own folder and OUT/helm links to it
-HELM_DIR="$CACHE/bin/helm-v$HELM_VERSION"
-present() {
-  if [ "$1" = helm ]; then [ -x "$HELM_DIR/helm" ] && [ "$(readlink "$OUT/helm" 2>/dev/null)" = "$HELM_DIR/helm" ]
-  else [ -x "$OUT/$1" ]; fi
-}
 all_present() {
   for b in "${wanted[@]}"; do present "$b" || return 1; done
 }
@@ -108,12 +146,12 @@ build_etcd() {
   mv "$OUT/etcd.tmp" "$OUT/etcd"
 }
 
-build_kube_apiserver() {
-  local dir; dir=$(prepare_module kube-apiserver)
-  # k8s.io/kubernetes requires its staging modules at v0.0.0 and maps them to ./staging with
-  # replace directives that only apply inside its own repository; a consumer must replace each one
-  # with its published v0.X.Y. The list comes from the go.mod the proxy serves, never by hand.
-  run_phase kube-apiserver "resolving k8s.io/kubernetes@v$KUBE_VERSION" "$dir/mod.log" bash -c "
+# k8s.io/kubernetes requires its staging modules at v0.0.0 and maps them to ./staging with replace
+# directives that only apply inside its own repository; a consumer must replace each one with its
+# published v0.X.Y. The list comes from the go.mod the proxy serves, never by hand.
+resolve_kubernetes_module() {
+  local name=$1 dir=$2
+  run_phase "$name" "resolving k8s.io/kubernetes@v$KUBE_VERSION" "$dir/mod.log" bash -c "
     set -e; cd '$dir'
     gomod=\$(go mod download -json k8s.io/kubernetes@v$KUBE_VERSION | sed -n 's/.*\"GoMod\": \"\\(.*\\)\".*/\\1/p')
     [ -f \"\$gomod\" ] || { echo 'could not download the go.mod of k8s.io/kubernetes@v$KUBE_VERSION'; exit 1; }
@@ -122,10 +160,27 @@ build_kube_apiserver() {
     done
     go mod edit -require=k8s.io/kubernetes@v$KUBE_VERSION
     go mod tidy"
+}
+
+build_kube_apiserver() {
+  local dir; dir=$(prepare_module kube-apiserver)
+  resolve_kubernetes_module kube-apiserver "$dir"
   local ldflags; ldflags=$(version_ldflags "$KUBE_VERSION")
   run_phase kube-apiserver "compiling (the longest step: ~2,000 packages)" "$dir/build.log" \
     bash -c "cd '$dir' && go build -v -trimpath -tags selinux,notest,grpcnotrace -ldflags '$ldflags' -o '$OUT/kube-apiserver.tmp' ."
   mv "$OUT/kube-apiserver.tmp" "$OUT/kube-apiserver"
+}
+
+# kubelet, kube-controller-manager and kube-scheduler: one binary (test/cluster/go/kube-node), a
+# link for each name. Most packages are shared with kube-apiserver, so after it this is quick.
+build_kube_node() {
+  local dir; dir=$(prepare_module kube-node)
+  resolve_kubernetes_module kube-node "$dir"
+  local ldflags; ldflags=$(version_ldflags "$KUBE_VERSION")
+  run_phase kube-node "compiling kubelet, kube-controller-manager and kube-scheduler" "$dir/build.log" \
+    bash -c "cd '$dir' && go build -v -trimpath -tags selinux,notest,grpcnotrace -ldflags '$ldflags' -o '$OUT/kube-node.tmp' ."
+  mv "$OUT/kube-node.tmp" "$OUT/kube-node"
+  local n; for n in "${KUBE_NODE[@]}"; do ln -sfn kube-node "$OUT/$n"; done
 }
 
 build_kubectl() {
@@ -139,16 +194,103 @@ build_kubectl() {
 }
 
 build_helm() {
-  local dir="$CACHE/work/helm"
-  rm -rf "$dir" && mkdir -p "$dir" "$HELM_DIR"
-  if [ ! -x "$HELM_DIR/helm" ]; then
+  local dir="$CACHE/work/helm" out; out=$(versioned_dir helm)
+  rm -rf "$dir" && mkdir -p "$dir" "$out"
+  if [ ! -x "$out/helm" ]; then
     run_phase helm "go install helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" "$dir/build.log" \
       env GOBIN="$dir" go install -v -trimpath \
         -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
         "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
-    mv "$dir/helm" "$HELM_DIR/helm"
+    mv "$dir/helm" "$out/helm"
   fi
-  ln -sfn "$HELM_DIR/helm" "$OUT/helm"
+  link_versioned helm
+}
+
+# `go install` of several main packages of one module version into a versioned folder.
+# $1 name, $2 phase text, then env assignments (K=V) and the go install arguments.
+install_versioned() {
+  local name=$1 phase=$2; shift 2
+  local dir="$CACHE/work/$name" out; out=$(versioned_dir "$name")
+  rm -rf "$dir" && mkdir -p "$dir" "$out"
+  run_phase "$name" "$phase" "$dir/build.log" env GOBIN="$dir" "$@"
+  mv "$dir"/* "$out/"
+  link_versioned "$name"
+}
+
+build_containerd() {
+  local m=github.com/containerd/containerd/v2 v=v$CONTAINERD_VERSION
+  install_versioned containerd "go install $m/cmd/{containerd,containerd-shim-runc-v2,ctr}@$v" \
+    go install -v -trimpath -tags "no_btrfs no_devmapper no_zfs urfave_cli_no_docs" \
+      -ldflags "-s -w -X $m/version.Version=$v -X $m/version.Package=$m" \
+      "$m/cmd/containerd@$v" "$m/cmd/containerd-shim-runc-v2@$v" "$m/cmd/ctr@$v"
+}
+
+# The kubelet asks for the runtime-default seccomp profile for every sandbox, so runc needs
+# seccomp: cgo against libseccomp, linked statically. Not the default libpathrs tag (needs Rust).
+build_runc() {
+  ensure_debian_packages gcc pkg-config libseccomp-dev
+  install_versioned runc "go install github.com/opencontainers/runc@v$RUNC_VERSION (cgo, seccomp, static)" \
+    CGO_ENABLED=1 go install -v -trimpath -tags "seccomp urfave_cli_no_docs netgo osusergo" \
+      -ldflags "-s -w -X main.version=$RUNC_VERSION -extldflags -static" \
+      "github.com/opencontainers/runc@v$RUNC_VERSION"
+}
+
+build_cni_plugins() {
+  local m=github.com/containernetworking/plugins/plugins v=v$CNI_PLUGINS_VERSION
+  local dir="$CACHE/work/cni-plugins" out; out=$(versioned_dir cni-plugins)
+  rm -rf "$dir" "$out" && mkdir -p "$dir" "$out"
+  run_phase cni-plugins "go install $m/{main/bridge,ipam/host-local,main/loopback,meta/portmap}@$v" "$dir/build.log" \
+    env GOBIN="$dir" go install -v -trimpath -ldflags "-s -w" \
+      "$m/main/bridge@$v" "$m/ipam/host-local@$v" "$m/main/loopback@$v" "$m/meta/portmap@$v"
+  mkdir -p "$out/cni" && mv "$dir"/bridge "$dir"/host-local "$dir"/loopback "$dir"/portmap "$out/cni/"
+  link_versioned cni-plugins
+}
+
+# buildkit's go.mod has exclude directives, which `go install …@version` refuses: build its main
+# packages from a module that requires it and carries the same excludes (read from that go.mod).
+build_buildkit() {
+  local m=github.com/moby/buildkit v=v$BUILDKIT_VERSION
+  local dir="$CACHE/work/buildkit" out; out=$(versioned_dir buildkit)
+  rm -rf "$dir" && mkdir -p "$dir" "$out"
+  run_phase buildkit "resolving $m@$v" "$dir/mod.log" bash -c "
+    set -e; cd '$dir'
+    go mod init kube-irsa.local/testbin/buildkit
+    gomod=\$(go mod download -json $m@$v | sed -n 's/.*\"GoMod\": \"\\(.*\\)\".*/\\1/p')
+    go mod edit -require=$m@$v
+    for x in \$(sed -n '/^exclude (/,/^)/{s|^[[:space:]]*\\([^/[:space:]][^[:space:]]*\\) \\(v[^[:space:]]*\\).*|\\1@\\2|p}' \"\$gomod\"); do
+      go mod edit -exclude=\"\$x\"
+    done
+    printf 'package tools\\nimport (\\n_ \"$m/cmd/buildkitd\"\\n_ \"$m/cmd/buildctl\"\\n)\\n' > tools.go
+    go mod tidy"
+  run_phase buildkit "compiling buildkitd and buildctl" "$dir/build.log" bash -c "
+    cd '$dir' && go build -v -trimpath -ldflags '-s -w -X $m/version.Version=$v' -o '$out/buildkitd' $m/cmd/buildkitd \
+      && go build -v -trimpath -ldflags '-s -w -X $m/version.Version=$v' -o '$out/buildctl' $m/cmd/buildctl"
+  link_versioned buildkit
+}
+
+build_pause() {
+  local dir; dir=$(prepare_module pause)
+  run_phase pause "compiling" "$dir/build.log" \
+    bash -c "cd '$dir' && go build -trimpath -ldflags '-s -w' -o '$OUT/pause.tmp' ."
+  mv "$OUT/pause.tmp" "$OUT/pause"
+}
+
+# Debian packages a build needs (runc's cgo and libseccomp). Installed with apt-get when this runs
+# as root on Debian; otherwise the build stops and names them.
+ensure_debian_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} = 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing Debian packages the build needs: ${missing[*]} (apt-get, as root)"
+    run_phase apt "apt-get install ${missing[*]}" "$CACHE/work/apt.log" bash -c \
+      "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${missing[*]}"
+  else
+    log "missing Debian packages: ${missing[*]}; install them (apt-get install ${missing[*]}) and run again"
+    exit 1
+  fi
 }
 
 build_reference_webhook() {
@@ -180,7 +322,13 @@ for b in "${wanted[@]}"; do
     helm) build_helm ;;
     reference-webhook) build_reference_webhook ;;
     vegeta) build_vegeta ;;
-    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook vegeta)"; exit 1 ;;
+    kubelet|kube-controller-manager|kube-scheduler) build_kube_node ;;
+    containerd) build_containerd ;;
+    runc) build_runc ;;
+    cni-plugins) build_cni_plugins ;;
+    buildkit) build_buildkit ;;
+    pause) build_pause ;;
+    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook vegeta kubelet kube-controller-manager kube-scheduler containerd runc cni-plugins buildkit pause)"; exit 1 ;;
   esac
   log "$b built ($(elapsed) elapsed)"
 done
