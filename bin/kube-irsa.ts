@@ -8,6 +8,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   agent: { summary: 'Run the node agent that checks every ServiceAccount\'s AWS identity and reports why it fails', load: async () => (await import('../agent/main.ts')).agentCommand },
   doctor: { summary: 'Check one token and role the way the agent does, and explain the result', load: async () => (await import('../agent/doctor-command.ts')).doctorCommand },
   mutate: { summary: 'Print what the webhook would do to a pod (offline)', load: async () => (await import('../webhook/mutate-command.ts')).mutateCommand },
+  cleanup: { summary: 'Delete every IRSACheck (run by the Helm chart after helm uninstall)', load: async () => (await import('../agent/cleanup-command.ts')).cleanupCommand },
   version: { summary: 'Print the version', load: () => Promise.resolve(versionCommand) },
 };
 
