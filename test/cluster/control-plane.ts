@@ -1,7 +1,9 @@
 // A real Kubernetes control plane for tests and the demo: etcd and kube-apiserver on free loopback
 // ports, RBAC, a token-authenticated admin, an https service-account issuer whose OIDC discovery
-// and JWKS are readable anonymously, TokenRequest, and admission webhooks. No controller manager,
-// scheduler or kubelet: pods stay Pending, which is all the webhook and agent need.
+// and JWKS are readable anonymously, TokenRequest, and admission webhooks. By default no controller
+// manager, scheduler or kubelet: pods stay Pending, which is all the webhook and agent need. The
+// real-node cluster (test/node/) runs it inside its private network namespace with
+// kube-controller-manager and kube-scheduler, the Node authorizer and a kubelet client certificate.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +14,7 @@ import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { ensureBinaries } from './binaries.ts';
 import { httpsRequest } from './https.ts';
+import { KUBERNETES_SERVICE_IP, NODE_IP, SERVICE_CIDR, type PrivateNetwork } from '../node/network.ts';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from './pki.ts';
 import { startProcess, type ManagedProcess } from './process.ts';
 
@@ -29,13 +32,20 @@ export interface ControlPlaneOptions {
   /** Where the control plane's folder goes; default /dev/shm (etcd is much faster on tmpfs). */
   readonly parentDir?: string;
   readonly startTimeoutMs?: number;
+  /**
+   * Runs inside this private network as a real cluster's control plane: the API server on the
+   * node's address and the `kubernetes` ClusterIP, port 443 (pods reach it as in any cluster), the
+   * issuer `https://<node address>`, kube-controller-manager and kube-scheduler. The test's clients
+   * reach it through a bridge on the machine's loopback.
+   */
+  readonly network?: PrivateNetwork;
 }
 
 export interface ControlPlane {
   /** Temp folder holding certificates, etcd data, logs and the kubeconfig; removed by stop(). */
   readonly dir: string;
   readonly server: string;
-  /** The service-account issuer, https, equal to the server URL. */
+  /** The service-account issuer, https: the API server as programs inside the cluster reach it. */
   readonly issuer: string;
   readonly ca: CertificateAuthority;
   readonly kubeconfigPath: string;
@@ -43,6 +53,10 @@ export interface ControlPlane {
   readonly kubeConfig: KubeConfig;
   readonly apiServerLog: string;
   readonly etcdLog: string;
+  /** The API server as programs inside the cluster's network reach it (equal to `server` without a private network). */
+  readonly internalServer: string;
+  /** Writes a kubeconfig for a declared user (or the admin) for programs inside the cluster's network. */
+  writeInternalKubeconfig(file: string, user?: string): Promise<void>;
   /** Client configuration authenticating as one of the `users` given at start. */
   kubeConfigFor(user: string): KubeConfig;
   /** Admin client configuration that impersonates `user` (a ServiceAccount user gets its groups). */
@@ -58,7 +72,9 @@ const DIR_PREFIX = 'kube-irsa-cp-';
 const running = new Set<ControlPlane>();
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  const binDir = opts.binDir ?? (await ensureBinaries(['kube-apiserver', 'etcd']));
+  const binDir = opts.binDir ?? (await ensureBinaries(opts.network
+    ? ['kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler']
+    : ['kube-apiserver', 'etcd']));
   const parent = opts.parentDir ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
   sweepAbandonedFolders(parent);
   const dir = await mkdtemp(path.join(parent, DIR_PREFIX));
@@ -87,8 +103,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     await mkdir(pki);
     const ca = await createCertificateAuthority(pki);
     const serving = await issueCertificate(ca, pki, {
-      name: 'apiserver', commonName: 'kube-apiserver', ips: ['127.0.0.1'],
-      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+      name: 'apiserver', commonName: 'kube-apiserver',
+      ips: ['127.0.0.1', ...(opts.network ? [NODE_IP, KUBERNETES_SERVICE_IP] : [])],
+      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
     });
     const { privateKey } = generateKeyPairSync('rsa', {
       modulusLength: 2048,
@@ -109,40 +126,58 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const tokenFile = path.join(pki, 'tokens.csv');
     await writeFile(tokenFile, tokenLines.join('\n') + '\n', { mode: 0o600 });
 
-    const [etcdClientPort, etcdPeerPort, apiPort] = await freePorts(3);
+    const network = opts.network;
+    // a private network is fresh: fixed ports; on the machine's loopback, free ones
+    const [etcdClientPort = 0, etcdPeerPort = 0, apiPort = 0] = network ? [2379, 2380, 443] : await freePorts(3);
+    const inside = (command: string, args: readonly string[]): [string, string[]] => network ? network.inNetwork(command, args) : [command, [...args]];
     const etcdLog = path.join(dir, 'etcd.log');
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
-    procs.push(startProcess('etcd', path.join(binDir, 'etcd'), [
+    procs.push(startProcess('etcd', ...inside(path.join(binDir, 'etcd'), [
       '--name=kube-irsa-test', `--data-dir=${path.join(dir, 'etcd')}`,
       `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
       `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
       `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
       `--initial-cluster=kube-irsa-test=http://127.0.0.1:${etcdPeerPort}`,
       '--listen-metrics-urls=', '--unsafe-no-fsync=true', '--log-level=warn',
-    ], { logFile: etcdLog }));
+    ]), { logFile: etcdLog }));
 
-    const server = `https://127.0.0.1:${apiPort}`;
+    const internalServer = network ? `https://${NODE_IP}` : `https://127.0.0.1:${apiPort}`;
+    const issuer = internalServer;
+    const kubeletClient = network ? await issueCertificate(ca, pki, { name: 'kubelet-client', commonName: 'kube-apiserver-kubelet-client', extendedKeyUsage: 'clientAuth' }) : undefined;
     const apiServerLog = path.join(dir, 'kube-apiserver.log');
     const apiServerArgs = [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
       `--cert-dir=${pki}`, `--tls-cert-file=${serving.certFile}`, `--tls-private-key-file=${serving.keyFile}`,
-      `--token-auth-file=${tokenFile}`, '--authorization-mode=RBAC',
-      `--service-account-issuer=${server}`,
+      `--token-auth-file=${tokenFile}`,
+      `--service-account-issuer=${issuer}`,
       `--service-account-key-file=${saKey}`, `--service-account-signing-key-file=${saKey}`,
-      '--service-cluster-ip-range=10.0.0.0/24', '--allow-privileged=true',
-      // no kubernetes Service endpoints: the reconciler refuses a loopback advertise address
-      '--endpoint-reconciler-type=none',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`, '--allow-privileged=true',
       '--event-ttl=1h', '--profiling=false', '--v=1',
+      ...(network
+        ? [
+          // a real cluster's API server: reached on the node's address and the kubernetes ClusterIP,
+          // webhooks called at their Service's endpoints (no kube-proxy), kubelets as Nodes
+          '--bind-address=0.0.0.0', `--advertise-address=${NODE_IP}`, `--secure-port=${apiPort}`,
+          '--enable-aggregator-routing=true', '--authorization-mode=Node,RBAC', '--enable-admission-plugins=NodeRestriction',
+          `--kubelet-client-certificate=${kubeletClient?.certFile ?? ''}`, `--kubelet-client-key=${kubeletClient?.keyFile ?? ''}`,
+          '--kubelet-preferred-address-types=InternalIP',
+        ]
+        : [
+          '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`, '--authorization-mode=RBAC',
+          // no kubernetes Service endpoints: the reconciler refuses a loopback advertise address
+          '--endpoint-reconciler-type=none',
+        ]),
       ...(opts.extraApiServerArgs ?? []),
     ];
-    const startApiServer = (): ManagedProcess => startProcess('kube-apiserver', path.join(binDir, 'kube-apiserver'), apiServerArgs, {
+    const startApiServer = (): ManagedProcess => startProcess('kube-apiserver', ...inside(path.join(binDir, 'kube-apiserver'), apiServerArgs), {
       logFile: apiServerLog,
       // webhook calls go to loopback; a proxy from the environment must not intercept them
       env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' },
     });
     procs.push(startApiServer());
 
+    // the test's own clients: directly on loopback, or through a bridge into the private network
+    const server = network ? `https://127.0.0.1:${(await network.hostBridge(NODE_IP, apiPort)).port}` : internalServer;
     await waitForReady(server, ca.certPem, procs, opts.startTimeoutMs ?? 90_000, apiServerLog);
 
     const kubeconfigPath = path.join(dir, 'kubeconfig');
@@ -158,8 +193,27 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       },
     });
 
+    const writeInternalKubeconfig = async (file: string, user?: string): Promise<void> => {
+      const token = user === undefined ? adminToken : userTokens.get(user);
+      if (token === undefined) throw new Error(`user ${user} was not declared in startControlPlane({ users })`);
+      const kc = makeKubeConfig(internalServer, ca.certPem, user ?? 'admin', { token });
+      await writeFile(file, toYaml(JSON.parse(kc.exportConfig())), { mode: 0o600 });
+    };
+    if (network) {
+      // Deployments, DaemonSets, EndpointSlices, kube-root-ca.crt, garbage collection; scheduling
+      const cmKubeconfig = path.join(pki, 'admin-internal.kubeconfig');
+      await writeInternalKubeconfig(cmKubeconfig);
+      procs.push(startProcess('kube-controller-manager', ...inside(path.join(binDir, 'kube-controller-manager'), [
+        `--kubeconfig=${cmKubeconfig}`, `--root-ca-file=${ca.certFile}`, `--service-account-private-key-file=${saKey}`,
+        '--leader-elect=false', '--secure-port=0', '--controllers=*', '--use-service-account-credentials=false', '--v=1',
+      ]), { logFile: path.join(dir, 'kube-controller-manager.log') }));
+      procs.push(startProcess('kube-scheduler', ...inside(path.join(binDir, 'kube-scheduler'), [
+        `--kubeconfig=${cmKubeconfig}`, '--leader-elect=false', '--secure-port=0', '--v=1',
+      ]), { logFile: path.join(dir, 'kube-scheduler.log') }));
+    }
+
     plane = {
-      dir, server, issuer: server, ca, kubeconfigPath, kubeConfig, apiServerLog, etcdLog,
+      dir, server, issuer, ca, kubeconfigPath, kubeConfig, apiServerLog, etcdLog, internalServer, writeInternalKubeconfig,
       kubeConfigFor(user) {
         const token = userTokens.get(user);
         if (token === undefined) throw new Error(`user ${user} was not declared in startControlPlane({ users })`);

@@ -1,0 +1,267 @@
+// kube-irsa as users run it: the project's image built from its Dockerfile, the Helm chart
+// installed on a real single-node cluster (kubelet, containerd, runc, CNI; test/node/), and an
+// application that gets AWS credentials through what the webhook injected, from the STS emulator
+// through the AWS SDK's default credential chain. Root only: elsewhere the suite is skipped with
+// one line saying why.
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import tls from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { eventually } from '../cluster/kube-helpers.ts';
+import { IMAGES, realNodeUnavailable, startRealCluster, type RealCluster } from '../node/cluster.ts';
+import { machineDifferences, processesInNamespaces, snapshotMachine, type MachineState } from '../node/machine-state.ts';
+
+const CHART = path.join(import.meta.dirname, '..', '..', 'deploy', 'kube-irsa');
+const ACCOUNT = '111122223333';
+const REGION = 'us-east-1';
+const RELEASE = 'kube-irsa';
+const RELEASE_NS = 'kube-irsa';
+const APP_NS = 'shop';
+const roleArn = (name: string): string => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+
+const unavailable = realNodeUnavailable();
+if (unavailable) console.log(`# real-node end-to-end tests skipped: ${unavailable}`);
+
+describe('a real single-node cluster: the chart installed, the image built', { skip: unavailable, concurrency: false }, () => {
+  let cluster: RealCluster;
+  let machineBefore: MachineState;
+  let core: CoreV1Api;
+  let apps: AppsV1Api;
+  let custom: CustomObjectsApi;
+  let providerUrl: string;
+
+  const trustFor = (sub: string) => ({
+    Version: '2012-10-17',
+    Statement: [{
+      Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${providerUrl}` }, Action: 'sts:AssumeRoleWithWebIdentity',
+      Condition: { StringEquals: { [`${providerUrl}:sub`]: sub, [`${providerUrl}:aud`]: 'sts.amazonaws.com' } },
+    }],
+  });
+
+  const chartValues = (tokenSource: 'kubelet' | 'token-request'): string[] => [
+    '--set', `image.repository=${IMAGES.kubeIrsa.split(':')[0]}`, '--set', `image.tag=${IMAGES.kubeIrsa.split(':')[1]}`,
+    '--set', 'image.pullPolicy=Never', '--set', 'tls.mode=selfSigned',
+    '--set', `webhook.awsDefaultRegion=${REGION}`,
+    '--set', `agent.region=${REGION}`, '--set', `agent.stsEndpoint=${cluster.stsEndpoint}`,
+    '--set', `agent.tokenSource=${tokenSource}`, '--set', `agent.kubeletRootDir=${cluster.node.kubeletRootDir}`,
+    '--set', 'agent.recheckInterval=20s', '--set', 'agent.misconfiguredRecheckInterval=5s', '--set', 'agent.retryInterval=2s',
+    // the issuer's certificate is signed by the cluster CA, which every pod has
+    '--set-string', 'agent.extraArgs.issuer-ca-file=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+  ];
+
+  /** Creates a pod of the test application under `serviceAccount` and returns it as admitted. */
+  async function createAppPod(name: string, serviceAccount: string, labels: Record<string, string> = {}): Promise<V1Pod> {
+    return core.createNamespacedPod({
+      namespace: APP_NS,
+      body: {
+        metadata: { name, labels: { app: 'e2e', ...labels } },
+        spec: {
+          serviceAccountName: serviceAccount,
+          terminationGracePeriodSeconds: 1,
+          containers: [{
+            name: 'app', image: IMAGES.app, imagePullPolicy: 'Never',
+            // where this cluster's STS is, as a private endpoint would be configured
+            env: [{ name: 'AWS_ENDPOINT_URL_STS', value: cluster.stsEndpoint }],
+          }],
+        },
+      },
+    });
+  }
+
+  const podLog = async (name: string): Promise<string> => core.readNamespacedPodLog({ namespace: APP_NS, name, container: 'app' });
+
+  async function irsaCheck(serviceAccount: string): Promise<{ health?: string; reason?: string; message?: string } | undefined> {
+    const list = await custom.listNamespacedCustomObject({ group: 'kube-irsa.io', version: 'v1alpha1', namespace: APP_NS, plural: 'irsachecks' }) as { items: { spec?: { serviceAccountName?: string }; status?: { health?: string; reason?: string; message?: string } }[] };
+    return list.items.find((c) => c.spec?.serviceAccountName === serviceAccount)?.status;
+  }
+
+  async function podEventReasons(pod: string): Promise<string[]> {
+    const events = await core.listNamespacedEvent({ namespace: APP_NS, fieldSelector: `involvedObject.name=${pod}` });
+    return events.items.map((e) => e.reason ?? '');
+  }
+
+  before(async () => {
+    machineBefore = await snapshotMachine();
+    cluster = await startRealCluster();
+    core = cluster.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    apps = cluster.controlPlane.kubeConfig.makeApiClient(AppsV1Api);
+    custom = cluster.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
+    providerUrl = cluster.controlPlane.issuer.replace('https://', '');
+    await cluster.emulator.apply(
+      { op: 'addAccount', account: ACCOUNT },
+      { op: 'putOidcProvider', account: ACCOUNT, spec: { url: cluster.controlPlane.issuer, clientIds: ['sts.amazonaws.com'] } },
+      { op: 'putRole', account: ACCOUNT, spec: { name: 'orders', trustPolicy: trustFor(`system:serviceaccount:${APP_NS}:orders`) } },
+      // the demo's classic mistake: the role trusts another namespace
+      { op: 'putRole', account: ACCOUNT, spec: { name: 'payments', trustPolicy: trustFor('system:serviceaccount:shop-prod:payments') } },
+    );
+    await core.createNamespace({ body: { metadata: { name: APP_NS } } });
+    for (const sa of ['orders', 'payments']) {
+      await core.createNamespacedServiceAccount({ namespace: APP_NS, body: { metadata: { name: sa, annotations: { 'eks.amazonaws.com/role-arn': roleArn(sa) } } } });
+    }
+  }, { timeout: 60 * 60_000 });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  test('helm install: the webhook Deployment and the agent DaemonSet become Ready through their real probes', { timeout: 10 * 60_000 }, async () => {
+    await cluster.helm(['install', RELEASE, CHART, '--namespace', RELEASE_NS, '--create-namespace', '--wait', '--timeout', '5m', ...chartValues('kubelet')]);
+    const webhook = await apps.readNamespacedDeployment({ namespace: RELEASE_NS, name: `${RELEASE}-webhook` });
+    assert.equal(webhook.status?.readyReplicas, 2);
+    // helm's --wait lets a DaemonSet be short by its maxUnavailable (10% of one node rounds to one)
+    await eventually(async () => (await apps.readNamespacedDaemonSet({ namespace: RELEASE_NS, name: `${RELEASE}-agent` })).status?.numberReady === 1 ? true : undefined,
+      'the agent pod to pass its readiness probe', 120_000, 1_000);
+    const pods = await core.listNamespacedPod({ namespace: RELEASE_NS });
+    for (const p of pods.items) {
+      assert.equal(p.spec?.nodeName, cluster.node.name);
+      assert.ok(p.status?.containerStatuses?.every((c) => c.ready && c.image.includes('kube-irsa')), `${p.metadata?.name} not ready`);
+    }
+  });
+
+  test('an application pod gets AWS credentials through what the webhook injected (API server → webhook Service, kubelet token, SDK default chain)', { timeout: 5 * 60_000 }, async () => {
+    const created = await createAppPod('orders', 'orders');
+    const env = Object.fromEntries((created.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.AWS_ROLE_ARN, roleArn('orders'), 'the API server called the webhook through its Service and the pod was mutated');
+    assert.equal(env.AWS_WEB_IDENTITY_TOKEN_FILE, '/var/run/secrets/eks.amazonaws.com/serviceaccount/token');
+    const line = await eventually(async () => (await podLog('orders').catch(() => '')).trim() || undefined, 'the application to print who it is', 120_000, 500);
+    const whoami = JSON.parse(line) as { arn?: string; error?: string; message?: string; tokenFile?: string };
+    assert.equal(whoami.error, undefined, `the application failed: ${whoami.error}: ${whoami.message}`);
+    assert.match(whoami.arn ?? '', new RegExp(`^arn:aws:sts::${ACCOUNT}:assumed-role/orders/.+`));
+    // the kubelet really mounted the projected token at the injected path: read it inside the pod
+    const claims = JSON.parse(await cluster.kubectl(['exec', '-n', APP_NS, 'orders', '--', 'node', '-e',
+      `const t=require('fs').readFileSync(process.env.AWS_WEB_IDENTITY_TOKEN_FILE,'utf8');process.stdout.write(Buffer.from(t.split('.')[1],'base64url').toString())`])) as { aud?: string[]; sub?: string; iss?: string };
+    assert.deepEqual(claims.aud, ['sts.amazonaws.com']);
+    assert.equal(claims.sub, `system:serviceaccount:${APP_NS}:orders`);
+    assert.equal(claims.iss, cluster.controlPlane.issuer);
+    const calls = await cluster.emulator.requests();
+    assert.ok(calls.some((r) => r.action === 'AssumeRoleWithWebIdentity' && r.roleArn === roleArn('orders') && r.result === 'Success'));
+    assert.ok(calls.some((r) => r.action === 'GetCallerIdentity' && r.result === 'Success'));
+  });
+
+  test('the agent in kubelet mode reads the token files the kubelet wrote: Healthy for orders, TrustPolicyDenied for payments', { timeout: 5 * 60_000 }, async () => {
+    await createAppPod('payments', 'payments');
+    const healthy = await eventually(async () => (await irsaCheck('orders'))?.reason === 'Healthy' ? true : undefined, 'orders to be Healthy', 120_000, 1_000);
+    assert.ok(healthy);
+    const denied = await eventually(async () => {
+      const s = await irsaCheck('payments');
+      return s?.reason === 'TrustPolicyDenied' ? s : undefined;
+    }, 'payments to be TrustPolicyDenied', 120_000, 1_000);
+    assert.equal(denied.health, 'Misconfigured');
+    assert.ok((await podEventReasons('payments')).includes('TrustPolicyDenied'));
+  });
+
+  test('the agent in token-request mode (helm upgrade): the same verdicts for new ServiceAccounts', { timeout: 8 * 60_000 }, async () => {
+    await cluster.helm(['upgrade', RELEASE, CHART, '--namespace', RELEASE_NS, '--wait', '--timeout', '5m', ...chartValues('token-request')]);
+    const ds = await apps.readNamespacedDaemonSet({ namespace: RELEASE_NS, name: `${RELEASE}-agent` });
+    assert.ok(ds.spec?.template.spec?.containers[0]?.args?.includes('--token-source=token-request'));
+    for (const [sa, role] of [['orders-2', 'orders-2'], ['payments-2', 'payments']] as const) {
+      await core.createNamespacedServiceAccount({ namespace: APP_NS, body: { metadata: { name: sa, annotations: { 'eks.amazonaws.com/role-arn': roleArn(role) } } } });
+    }
+    await cluster.emulator.apply({ op: 'putRole', account: ACCOUNT, spec: { name: 'orders-2', trustPolicy: trustFor(`system:serviceaccount:${APP_NS}:orders-2`) } });
+    await createAppPod('orders-2', 'orders-2');
+    await createAppPod('payments-2', 'payments-2');
+    await eventually(async () => (await irsaCheck('orders-2'))?.reason === 'Healthy' ? true : undefined, 'orders-2 to be Healthy', 120_000, 1_000);
+    await eventually(async () => (await irsaCheck('payments-2'))?.reason === 'TrustPolicyDenied' ? true : undefined, 'payments-2 to be TrustPolicyDenied', 120_000, 1_000);
+  });
+
+  test('webhook down: pods start unmutated (Ignore) and the agent says PodNotMutated; labelled pods are refused until it is back', { timeout: 8 * 60_000 }, async () => {
+    await cluster.kubectl(['scale', '-n', RELEASE_NS, `deployment/${RELEASE}-webhook`, '--replicas=0']);
+    // killed, not drained: the pods go at once
+    await cluster.kubectl(['delete', 'pods', '-n', RELEASE_NS, '-l', 'app.kubernetes.io/component=webhook', '--grace-period=0', '--force', '--wait=true']);
+    const unmutated = await createAppPod('orders-unmutated', 'orders');
+    assert.equal(unmutated.spec?.containers[0]?.env?.some((e) => e.name === 'AWS_ROLE_ARN'), false, 'admitted without the webhook (failurePolicy Ignore)');
+    await eventually(async () => (await podEventReasons('orders-unmutated')).includes('PodNotMutated') ? true : undefined, 'a PodNotMutated Event', 120_000, 1_000);
+    await assert.rejects(createAppPod('orders-required', 'orders', { 'kube-irsa.io/require-identity': 'true' }), (err: Error) => {
+      assert.match(err.message, /failed calling webhook|no endpoints available|connection refused/);
+      return true;
+    });
+    await cluster.kubectl(['scale', '-n', RELEASE_NS, `deployment/${RELEASE}-webhook`, '--replicas=2']);
+    await cluster.kubectl(['rollout', 'status', '-n', RELEASE_NS, `deployment/${RELEASE}-webhook`, '--timeout=180s']);
+    const required = await eventually(() => createAppPod('orders-required', 'orders', { 'kube-irsa.io/require-identity': 'true' }), 'the labelled pod to be admitted', 60_000, 1_000);
+    assert.equal(required.spec?.containers[0]?.env?.find((e) => e.name === 'AWS_ROLE_ARN')?.value, roleArn('orders'));
+  });
+
+  test('helm upgrade with a new certificate under pod creation loses no admission', { timeout: 8 * 60_000 }, async () => {
+    const secretBefore = await core.readNamespacedSecret({ namespace: RELEASE_NS, name: `${RELEASE}-webhook-tls` });
+    let stop = false;
+    const outcomes: string[] = [];
+    // dry-run creations run the whole admission chain; the Fail-policy label makes a lost call an error
+    const load = (async () => {
+      for (let i = 0; !stop; i++) {
+        try {
+          const pod = await core.createNamespacedPod({ namespace: APP_NS, dryRun: 'All', body: {
+            metadata: { name: `load-${i}`, labels: { 'kube-irsa.io/require-identity': 'true' } },
+            spec: { serviceAccountName: 'orders', containers: [{ name: 'app', image: IMAGES.app, imagePullPolicy: 'Never' }] },
+          } });
+          outcomes.push(pod.spec?.containers[0]?.env?.some((e) => e.name === 'AWS_ROLE_ARN') ? 'mutated' : 'unmutated');
+        } catch (err) {
+          outcomes.push(`error: ${(err as Error).message.slice(0, 200)}`);
+        }
+      }
+    })();
+    await cluster.helm(['upgrade', RELEASE, CHART, '--namespace', RELEASE_NS, '--wait', '--timeout', '5m', ...chartValues('token-request'), '--set', 'tls.selfSigned.rotate=true']);
+    const secretAfter = await core.readNamespacedSecret({ namespace: RELEASE_NS, name: `${RELEASE}-webhook-tls` });
+    assert.notEqual(secretAfter.data?.['tls.crt'], secretBefore.data?.['tls.crt'], 'a new certificate');
+    // load goes on until every webhook pod serves the new certificate (the kubelet updates the
+    // Secret volume, the webhook reloads it) and a little after
+    const newCert = new X509Certificate(Buffer.from(secretAfter.data?.['tls.crt'] ?? '', 'base64')).fingerprint256;
+    await eventually(async () => {
+      const pods = await core.listNamespacedPod({ namespace: RELEASE_NS, labelSelector: 'app.kubernetes.io/component=webhook' });
+      const ips = pods.items.filter((p) => p.status?.podIP && !p.metadata?.deletionTimestamp).map((p) => p.status?.podIP ?? '');
+      if (ips.length === 0) return undefined;
+      const served = await Promise.all(ips.map((ip) => servedCertificate(cluster, ip, 8443)));
+      return served.every((fp) => fp === newCert) ? true : undefined;
+    }, 'every webhook pod to serve the new certificate', 180_000, 1_000);
+    const settled = outcomes.length;
+    await eventually(() => (outcomes.length > settled + 20 ? true : undefined), 'admissions after the reload', 60_000, 200);
+    stop = true;
+    await load;
+    const failed = outcomes.filter((o) => o !== 'mutated');
+    assert.deepEqual(failed, [], `${failed.length} of ${outcomes.length} admissions lost`);
+    assert.ok(outcomes.length > 50);
+  });
+
+  test('helm uninstall leaves no kube-irsa object behind', { timeout: 5 * 60_000 }, async () => {
+    await cluster.helm(['uninstall', RELEASE, '--namespace', RELEASE_NS, '--wait', '--timeout', '3m']);
+    const leftovers: string[] = [];
+    const kinds = ['deployments', 'daemonsets', 'services', 'secrets', 'configmaps', 'serviceaccounts', 'roles', 'rolebindings', 'poddisruptionbudgets'];
+    const namespaced = await cluster.kubectl(['get', kinds.join(','), '-n', RELEASE_NS, '-l', `app.kubernetes.io/instance=${RELEASE}`, '-o', 'name']);
+    leftovers.push(...namespaced.split('\n').filter(Boolean));
+    const clusterWide = await cluster.kubectl(['get', 'mutatingwebhookconfigurations,validatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings,clusterroles,clusterrolebindings', '-o', 'name']);
+    // (the test control plane's own anonymous-discovery binding is named kube-irsa-test:…)
+    leftovers.push(...clusterWide.split('\n').filter((l) => l.includes('kube-irsa') && !l.includes('/kube-irsa-test:')));
+    const checks = await cluster.kubectl(['get', 'irsachecks', '-A', '-o', 'name']);
+    leftovers.push(...checks.split('\n').filter(Boolean));
+    assert.deepEqual(leftovers, []);
+  });
+
+  test('stopping the cluster leaves the machine as it was', { timeout: 5 * 60_000 }, async () => {
+    const { namespaces, dir } = cluster;
+    await cluster.stop();
+    assert.deepEqual(await processesInNamespaces(namespaces), [], 'no process is left in the cluster namespaces');
+    assert.deepEqual(machineDifferences(machineBefore, await snapshotMachine()), []);
+    assert.equal(await stat(dir).then(() => true, () => false), false, 'the run folder is gone');
+  });
+});
+
+/** The SHA-256 fingerprint of the certificate a server inside the cluster presents. */
+async function servedCertificate(cluster: RealCluster, host: string, port: number): Promise<string> {
+  const bridge = await cluster.network.hostBridge(host, port);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port: bridge.port, rejectUnauthorized: false, servername: 'kube-irsa-webhook.kube-irsa.svc' }, () => {
+        const cert = socket.getPeerX509Certificate();
+        socket.destroy();
+        if (cert) resolve(cert.fingerprint256);
+        else reject(new Error('no certificate'));
+      });
+      socket.once('error', reject);
+      socket.setTimeout(5_000, () => socket.destroy(new Error('TLS handshake timed out')));
+    });
+  } finally {
+    await bridge.close();
+  }
+}
