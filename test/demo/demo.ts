@@ -2,7 +2,8 @@
 // STS emulator with a demo account, the webhook registered for real, the agent on a node, and four
 // workloads: one healthy, one whose trust policy names the wrong namespace, one with a wrong
 // audience, one created while the webhook was bypassed. Prints what happened, then keeps running
-// until Ctrl-C (`--once` exits after the story).
+// until Ctrl-C (`--once` exits after the story). `--real-node` (root) tells it on a real node with
+// the chart installed (real-node-demo.ts).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CustomObjectsApi, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
@@ -16,6 +17,7 @@ import { startControlPlane } from '../cluster/control-plane.ts';
 import { eventually, KubeHelpers } from '../cluster/kube-helpers.ts';
 import { applyManifestFile } from '../cluster/manifests.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
+import { realNodeDemo } from './real-node-demo.ts';
 import { startWebhookHarness, TEST_NAMESPACE_LABEL, waitForMutation } from '../support/webhook-harness.ts';
 
 const once = process.argv.includes('--once');
@@ -40,6 +42,7 @@ function age(iso: string | Date | undefined): string {
 
 async function main(): Promise<void> {
   console.log(bold('kube-irsa demo') + ' — IAM Roles for Service Accounts on a local cluster, and why they break');
+  if (process.argv.includes('--real-node')) return realNodeDemo({ once, bold });
 
   step(1, 'Real control plane: kube-apiserver v1.37 and etcd (the first run builds them from the Go module proxy: several minutes)');
   let t0 = Date.now();

@@ -1,0 +1,90 @@
+// `npm run demo -- --real-node` (root): the same story on a real single-node cluster built from
+// source (test/node/): the project's image built from its Dockerfile, the Helm chart installed,
+// the application image asking STS who it is through the SDK's default credential chain, and
+// kubectl's own output. `--once` exits after the story.
+import { realNodeUnavailable, startRealCluster, IMAGES, type RealCluster } from '../node/cluster.ts';
+import { eventually } from '../cluster/kube-helpers.ts';
+
+const ACCOUNT = '111122223333';
+const REGION = 'eu-west-1';
+const NS = 'shop';
+const CHART = new URL('../../deploy/kube-irsa', import.meta.url).pathname;
+
+export async function realNodeDemo(opts: { once: boolean; bold: (s: string) => string }): Promise<void> {
+  const { bold } = opts;
+  const why = realNodeUnavailable();
+  if (why) throw new Error(`--real-node: ${why}`);
+  const started = Date.now();
+  const step = (n: number, text: string): void => console.log(`\n${bold(`[${n}/5]`)} ${text}`);
+  const sh = async (cluster: RealCluster, args: string[]): Promise<void> => {
+    console.log(`\n${bold(`$ kubectl ${args.join(' ')}`)}`);
+    console.log((await cluster.kubectl(args)).trimEnd().replace(/^/gm, '  '));
+  };
+
+  step(1, 'A real single-node cluster from source: control plane, kubelet, containerd, runc, CNI, in a private network namespace; the image built from the Dockerfile with BuildKit (the first run builds everything: many minutes)');
+  const c = await startRealCluster();
+  const stop = (): Promise<void> => c.stop();
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  process.once('SIGTERM', () => void stop().then(() => process.exit(143)));
+  const issuer = c.controlPlane.issuer;
+  const providerUrl = issuer.replace('https://', '');
+  console.log(`      node ${c.node.name} Ready; service-account issuer ${issuer}; STS emulator at ${c.stsEndpoint} (inside the cluster's network)`);
+
+  step(2, `STS emulator: account ${ACCOUNT}, an IAM OIDC provider for the issuer, roles orders, payments (trusts namespace shop-prod), search, legacy`);
+  const trust = (sub: string) => ({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${providerUrl}` }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: { StringEquals: { [`${providerUrl}:sub`]: sub, [`${providerUrl}:aud`]: 'sts.amazonaws.com' } } }],
+  });
+  await c.emulator.apply(
+    { op: 'addAccount', account: ACCOUNT },
+    { op: 'putOidcProvider', account: ACCOUNT, spec: { url: issuer, clientIds: ['sts.amazonaws.com'] } },
+    ...(['orders', 'search', 'legacy'] as const).map((r) => ({ op: 'putRole' as const, account: ACCOUNT, spec: { name: r, trustPolicy: trust(`system:serviceaccount:${NS}:${r}`) } })),
+    { op: 'putRole', account: ACCOUNT, spec: { name: 'payments', trustPolicy: trust('system:serviceaccount:shop-prod:payments') } },
+  );
+
+  step(3, 'helm install kube-irsa deploy/kube-irsa (webhook Deployment, agent DaemonSet, self-signed TLS)');
+  await c.helm(['install', 'kube-irsa', CHART, '--namespace', 'kube-irsa', '--create-namespace', '--wait', '--timeout', '5m',
+    '--set', `image.repository=${IMAGES.kubeIrsa.split(':')[0]}`, '--set', `image.tag=${IMAGES.kubeIrsa.split(':')[1]}`, '--set', 'image.pullPolicy=Never',
+    '--set', `webhook.awsDefaultRegion=${REGION}`, '--set', `agent.region=${REGION}`, '--set', `agent.stsEndpoint=${c.stsEndpoint}`,
+    '--set', 'agent.misconfiguredRecheckInterval=10s',
+    '--set-string', 'agent.extraArgs.issuer-ca-file=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt']);
+  await sh(c, ['get', 'pods', '-n', 'kube-irsa', '-o', 'wide']);
+
+  step(4, `Workloads in namespace ${NS}: the application image asks STS who it is with the SDK's default credential chain`);
+  await c.kubectl(['create', 'namespace', NS]);
+  const workloads = [
+    { sa: 'orders', annotations: {}, labels: {} },
+    { sa: 'payments', annotations: {}, labels: {} },
+    { sa: 'search', annotations: { 'eks.amazonaws.com/audience': 'search.example.com' }, labels: {} },
+    { sa: 'legacy', annotations: {}, labels: { 'eks.amazonaws.com/skip-pod-identity-webhook': 'true' } },
+  ];
+  for (const w of workloads) {
+    await c.kubectl(['create', 'serviceaccount', '-n', NS, w.sa]);
+    await c.kubectl(['annotate', 'serviceaccount', '-n', NS, w.sa, `eks.amazonaws.com/role-arn=arn:aws:iam::${ACCOUNT}:role/${w.sa}`,
+      ...Object.entries(w.annotations).map(([k, v]) => `${k}=${v}`)]);
+    const labels = Object.entries(w.labels).map(([k, v]) => `--labels=${k}=${v}`);
+    await c.kubectl(['run', w.sa, '-n', NS, `--image=${IMAGES.app}`, '--image-pull-policy=Never', `--overrides=${JSON.stringify({ spec: { serviceAccountName: w.sa } })}`,
+      `--env=AWS_ENDPOINT_URL_STS=${c.stsEndpoint}`, ...labels]);
+  }
+  await eventually(async () => ((await c.kubectl(['get', 'irsachecks', '-n', NS, '-o', 'name'])).split('\n').filter(Boolean).length >= 3 ? true : undefined), 'the agent\'s verdicts', 180_000, 1_000);
+  await c.kubectl(['wait', '--for=condition=Ready', 'pod/orders', '-n', NS, '--timeout=120s']);
+
+  step(5, 'What happened');
+  await sh(c, ['get', 'pods', '-n', NS, '-o', 'wide']);
+  await sh(c, ['get', 'pod', 'orders', '-n', NS, '-o', 'jsonpath={range .spec.containers[0].env[*]}{.name}={.value}{"\\n"}{end}']);
+  await sh(c, ['exec', '-n', NS, 'orders', '--', 'node', '/app/app.ts', '--once']);
+  await sh(c, ['exec', '-n', NS, 'legacy', '--', 'node', '/app/app.ts', '--once']);
+  await sh(c, ['get', 'events', '-n', NS, '--field-selector', 'source=kube-irsa-agent', '-o', 'custom-columns=OBJECT:.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message']);
+  await sh(c, ['get', 'irsachecks', '-A']);
+  console.log(`\nDemo ready in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+
+  if (opts.once) {
+    await stop();
+    return;
+  }
+  console.log(`\n${bold('The cluster keeps running.')} Explore it with the kubectl built for the tests:`);
+  console.log(`  export KUBECONFIG=${c.controlPlane.kubeconfigPath}`);
+  console.log(`  ${c.binDir}/kubectl exec -n ${NS} orders -- node /app/app.ts --once`);
+  console.log('Press Ctrl-C to stop (everything started here is stopped and removed).');
+  await new Promise(() => undefined);
+}
