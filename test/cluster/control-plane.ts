@@ -17,6 +17,7 @@ import { httpsRequest } from './https.ts';
 import { KUBERNETES_SERVICE_IP, NODE_IP, SERVICE_CIDR, type PrivateNetwork } from '../node/network.ts';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from './pki.ts';
 import { startProcess, type ManagedProcess } from './process.ts';
+import { stopOnSignal } from './stop-on-signal.ts';
 
 export interface ControlPlaneUser {
   readonly name: string;
@@ -69,7 +70,6 @@ export interface ControlPlane {
 
 const OWNER_FILE = 'owner.pid';
 const DIR_PREFIX = 'kube-irsa-cp-';
-const running = new Set<ControlPlane>();
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const binDir = opts.binDir ?? (await ensureBinaries(opts.network
@@ -79,24 +79,23 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   sweepAbandonedFolders(parent);
   const dir = await mkdtemp(path.join(parent, DIR_PREFIX));
   await writeFile(path.join(dir, OWNER_FILE), String(process.pid));
-  installSignalHandlers();
 
   const procs: ManagedProcess[] = [];
   let stopped = false;
+  // stop() is the one clean-up path, also on SIGINT/SIGTERM, even for an interrupted start
+  const unregister = stopOnSignal({ stop: () => stop() });
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    running.delete(plane);
+    unregister();
     // every test's Events and IRSACheck statuses are scanned once, here, for leaked secrets
-    const leaks = plane.kubeConfig ? await scanForSecrets(plane.kubeConfig).catch(() => []) : [];
+    const leaks = plane ? await scanForSecrets(plane.kubeConfig).catch(() => []) : [];
     // apiserver first so it does not log a storm of etcd errors
     for (const p of [...procs].reverse()) await p.stop();
     await rm(dir, { recursive: true, force: true });
     if (leaks.length > 0) throw new Error(`secrets found in the cluster's Events or IRSAChecks: ${leaks.join('; ')}`);
   };
-  // a placeholder until the real object exists, so an interrupted start is still cleaned up
-  let plane: ControlPlane = { stop } as ControlPlane;
-  running.add(plane);
+  let plane: ControlPlane | undefined;
 
   try {
     const pki = path.join(dir, 'pki');
@@ -231,8 +230,6 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       },
       stop,
     };
-    running.delete(plane);
-    running.add(plane);
     return plane;
   } catch (err) {
     const logs = procs.map((p) => `--- ${p.name} (${p.logFile}):\n${tail(p.logFile, 20)}`).join('\n');
@@ -316,20 +313,6 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-let handlersInstalled = false;
-/** On SIGINT/SIGTERM, stop every control plane of this process before exiting. */
-function installSignalHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      void Promise.allSettled([...running].map((p) => p.stop())).then(() => {
-        process.exit(signal === 'SIGINT' ? 130 : 143);
-      });
-    });
   }
 }
 

@@ -23,9 +23,8 @@ export async function realNodeDemo(opts: { once: boolean; bold: (s: string) => s
 
   step(1, 'A real single-node cluster from source: control plane, kubelet, containerd, runc, CNI, in a private network namespace; the image built from the Dockerfile with BuildKit (the first run builds everything: many minutes)');
   const c = await startRealCluster();
+  // Ctrl-C stops it: the cluster stops itself on SIGINT/SIGTERM
   const stop = (): Promise<void> => c.stop();
-  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
-  process.once('SIGTERM', () => void stop().then(() => process.exit(143)));
   const issuer = c.controlPlane.issuer;
   const providerUrl = issuer.replace('https://', '');
   console.log(`      node ${c.node.name} Ready; service-account issuer ${issuer}; STS emulator at ${c.stsEndpoint} (inside the cluster's network)`);
@@ -47,6 +46,8 @@ export async function realNodeDemo(opts: { once: boolean; bold: (s: string) => s
     '--set', `image.repository=${IMAGES.kubeIrsa.split(':')[0]}`, '--set', `image.tag=${IMAGES.kubeIrsa.split(':')[1]}`, '--set', 'image.pullPolicy=Never',
     '--set', `webhook.awsDefaultRegion=${REGION}`, '--set', `agent.region=${REGION}`, '--set', `agent.stsEndpoint=${c.stsEndpoint}`,
     '--set', 'agent.misconfiguredRecheckInterval=10s',
+    // the agent may mint tokens only for the audiences it is allowed (the chart's admission policy)
+    '--set', 'agent.allowedAudiences={sts.amazonaws.com,search.example.com}',
     '--set-string', 'agent.extraArgs.issuer-ca-file=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt']);
   await sh(c, ['get', 'pods', '-n', 'kube-irsa', '-o', 'wide']);
 
@@ -66,7 +67,11 @@ export async function realNodeDemo(opts: { once: boolean; bold: (s: string) => s
     await c.kubectl(['run', w.sa, '-n', NS, `--image=${IMAGES.app}`, '--image-pull-policy=Never', `--overrides=${JSON.stringify({ spec: { serviceAccountName: w.sa } })}`,
       `--env=AWS_ENDPOINT_URL_STS=${c.stsEndpoint}`, ...labels]);
   }
-  await eventually(async () => ((await c.kubectl(['get', 'irsachecks', '-n', NS, '-o', 'name'])).split('\n').filter(Boolean).length >= 3 ? true : undefined), 'the agent\'s verdicts', 180_000, 1_000);
+  const expected = ['orders Healthy', 'payments TrustPolicyDenied', 'search IncorrectAudience', 'legacy PodNotMutated'];
+  await eventually(async () => {
+    const seen = (await c.kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=Pod', '-o', 'jsonpath={range .items[*]}{.involvedObject.name} {.reason}{"\\n"}{end}'])).split('\n');
+    return expected.every((e) => seen.includes(e)) ? true : undefined;
+  }, 'the agent\'s four verdicts as Events', 180_000, 1_000);
   await c.kubectl(['wait', '--for=condition=Ready', 'pod/orders', '-n', NS, '--timeout=120s']);
 
   step(5, 'What happened');

@@ -4,14 +4,15 @@
 // through the AWS SDK's default credential chain. Root only: elsewhere the suite is skipped with
 // one line saying why.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { eventually } from '../cluster/kube-helpers.ts';
-import { IMAGES, realNodeUnavailable, startRealCluster, type RealCluster } from '../node/cluster.ts';
+import { IMAGES, realNodeUnavailable, startRealCluster, sweepAbandonedRuns, type RealCluster } from '../node/cluster.ts';
 import { machineDifferences, processesInNamespaces, snapshotMachine, type MachineState } from '../node/machine-state.ts';
 
 const CHART = path.join(import.meta.dirname, '..', '..', 'deploy', 'kube-irsa');
@@ -84,6 +85,7 @@ describe('a real single-node cluster: the chart installed, the image built', { s
   }
 
   before(async () => {
+    await sweepAbandonedRuns();
     machineBefore = await snapshotMachine();
     cluster = await startRealCluster();
     core = cluster.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
@@ -244,6 +246,29 @@ describe('a real single-node cluster: the chart installed, the image built', { s
     assert.deepEqual(await processesInNamespaces(namespaces), [], 'no process is left in the cluster namespaces');
     assert.deepEqual(machineDifferences(machineBefore, await snapshotMachine()), []);
     assert.equal(await stat(dir).then(() => true, () => false), false, 'the run folder is gone');
+  });
+});
+
+describe('a real-node run whose process was killed', { skip: unavailable }, () => {
+  test('is cleaned up by the next run: sysctls restored, no cgroup, mount, interface, process or folder left', { timeout: 15 * 60_000 }, async () => {
+    await sweepAbandonedRuns();
+    const before = await snapshotMachine();
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, '..', 'node', 'cli.ts'), 'up'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<unknown>((r) => child.once('exit', r));
+    await eventually(() => (out.includes('ready;') ? true : undefined), 'the cluster to come up', 10 * 60_000, 500)
+      .catch((err: Error) => { throw new Error(`${err.message}\n${out}`); });
+    // the kubelet has changed the machine's sysctls and made its cgroups: now the owner dies hard
+    assert.notDeepEqual(machineDifferences(before, await snapshotMachine()), []);
+    child.kill('SIGKILL');
+    await exited;
+    await sweepAbandonedRuns();
+    await eventually(async () => (machineDifferences(before, await snapshotMachine()).length === 0 ? true : undefined), 'the machine to be as it was', 30_000, 500)
+      .catch(async (err: Error) => { throw new Error(`${err.message}: ${machineDifferences(before, await snapshotMachine()).join('; ')}`); });
+    const leftovers = (await readdir('/var/tmp')).filter((e) => e.startsWith('kube-irsa-node-') || e === 'kube-irsa-real-node.lock');
+    assert.deepEqual(leftovers, []);
   });
 });
 

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBinaries } from '../cluster/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
-import { startProcess, type ManagedProcess } from '../cluster/process.ts';
+import { processesMentioning, startProcess, type ManagedProcess } from '../cluster/process.ts';
+import { stopOnSignal } from '../cluster/stop-on-signal.ts';
 import { baseImage, cgroupTreeExists, pauseImageArchive, removeCgroupTree, startBuildKit, BUILDKIT_CGROUP } from './images.ts';
 import { processesInNamespaces, readSysctls, restoreSysctls } from './machine-state.ts';
 import { NODE_IP, startPrivateNetwork, type PrivateNetwork } from './network.ts';
@@ -19,7 +20,9 @@ import { RemoteEmulator } from './remote-emulator.ts';
 
 const run = promisify(execFile);
 const ROOT = path.join(import.meta.dirname, '..', '..');
+const DEFAULT_PARENT = '/var/tmp';
 const RUN_PREFIX = 'kube-irsa-node-';
+const LOCK_NAME = 'kube-irsa-real-node.lock';
 const OWNER_FILE = 'owner.pid';
 const SYSCTLS_FILE = 'sysctls.json';
 /** The kubelet's pod cgroups (cgroupfs driver, cgroup v1): one tree per controller. */
@@ -58,7 +61,7 @@ export interface RealCluster {
 export async function startRealCluster(opts: { parentDir?: string } = {}): Promise<RealCluster> {
   const why = realNodeUnavailable();
   if (why) throw new Error(why);
-  const parent = opts.parentDir ?? '/var/tmp';
+  const parent = opts.parentDir ?? DEFAULT_PARENT;
   const release = await acquireLock(parent);
   await sweepAbandonedRuns(parent);
   const dir = await mkdtemp(path.join(parent, RUN_PREFIX));
@@ -70,14 +73,13 @@ export async function startRealCluster(opts: { parentDir?: string } = {}): Promi
   const cleanups: (() => Promise<void>)[] = [];
   let namespaces: string[] = [];
   let stopping: Promise<void> | undefined;
+  const unregister = stopOnSignal({ stop: () => stop() });
   const stop = (): Promise<void> => (stopping ??= (async () => {
+    unregister();
     for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => process.stderr.write(`[real-node] clean-up: ${(err as Error).message}\n`));
     // the kernel ends the namespace's processes asynchronously; their cgroups go once they have
     await waitUntil(async () => (await processesInNamespaces(namespaces)).length === 0, 20_000);
-    await waitUntil(async () => {
-      await removeCgroupTree(KUBEPODS_CGROUP);
-      return !(await cgroupTreeExists(KUBEPODS_CGROUP));
-    }, 20_000);
+    await removeCgroupTreeWhenEmpty(KUBEPODS_CGROUP);
     const saved = await readFile(path.join(dir, SYSCTLS_FILE), 'utf8').catch(() => undefined);
     if (saved) await restoreSysctls(JSON.parse(saved) as Record<string, string>);
     await rm(dir, { recursive: true, force: true });
@@ -152,24 +154,29 @@ export async function startRealCluster(opts: { parentDir?: string } = {}): Promi
   }
 }
 
-/** Restores what a dead run changed: sysctls, cgroups, its folder. */
-async function sweepAbandonedRuns(parent: string): Promise<void> {
+/** Restores what a dead run changed: sysctls, cgroups, its folder and its lock. Runs at every start. */
+export async function sweepAbandonedRuns(parent = DEFAULT_PARENT): Promise<void> {
+  const lock = path.join(parent, LOCK_NAME);
+  const lockOwner = Number(await readFile(path.join(lock, OWNER_FILE), 'utf8').catch(() => '0'));
+  if (lockOwner > 0 && !isAlive(lockOwner)) await rm(lock, { recursive: true, force: true });
   for (const entry of (await readdir(parent).catch(() => [])).filter((e) => e.startsWith(RUN_PREFIX))) {
     const dir = path.join(parent, entry);
     const owner = Number(await readFile(path.join(dir, OWNER_FILE), 'utf8').catch(() => '0'));
     if (owner > 0 && isAlive(owner)) continue;
     process.stderr.write(`[real-node] cleaning up after an abandoned run in ${dir}\n`);
+    // its processes' guards end them within seconds of the owner's death
+    await waitUntil(async () => (await processesMentioning(dir)).length === 0, 20_000);
     const saved = await readFile(path.join(dir, SYSCTLS_FILE), 'utf8').catch(() => undefined);
     if (saved) await restoreSysctls(JSON.parse(saved) as Record<string, string>);
     await rm(dir, { recursive: true, force: true });
   }
-  await removeCgroupTree(KUBEPODS_CGROUP);
-  await removeCgroupTree(BUILDKIT_CGROUP);
+  await removeCgroupTreeWhenEmpty(KUBEPODS_CGROUP);
+  await removeCgroupTreeWhenEmpty(BUILDKIT_CGROUP);
 }
 
 /** One real-node run per machine: the kubelet's cgroups and sysctls are machine-wide. */
 async function acquireLock(parent: string): Promise<() => Promise<void>> {
-  const lock = path.join(parent, 'kube-irsa-real-node.lock');
+  const lock = path.join(parent, LOCK_NAME);
   const deadline = Date.now() + 30 * 60_000;
   let said = false;
   for (;;) {
@@ -192,6 +199,14 @@ async function acquireLock(parent: string): Promise<() => Promise<void>> {
     said = true;
     await new Promise((r) => setTimeout(r, 1_000));
   }
+}
+
+/** Removes a cgroup tree, retrying while the last processes in it are still being reaped. */
+async function removeCgroupTreeWhenEmpty(name: string): Promise<void> {
+  await waitUntil(async () => {
+    await removeCgroupTree(name);
+    return !(await cgroupTreeExists(name));
+  }, 20_000);
 }
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -188,6 +188,7 @@ export async function startBuildKit(binDir: string, dir: string): Promise<BuildK
     },
     async stop() {
       await daemon.stop(10_000);
+      // its build containers are gone by now; their cgroups may take a moment more
       for (let i = 0; i < 50 && await cgroupTreeExists(BUILDKIT_CGROUP); i++) {
         await removeCgroupTree(BUILDKIT_CGROUP);
         await new Promise((r) => setTimeout(r, 200));
