@@ -4,11 +4,10 @@
 // kubectl's own output. `--once` exits after the story.
 import { realNodeUnavailable, startRealCluster, IMAGES, type RealCluster } from '../node/cluster.ts';
 import { eventually } from '../cluster/kube-helpers.ts';
+import { ACCOUNT, helmKubeIrsa, setUpAccount } from '../node/workloads.ts';
 
-const ACCOUNT = '111122223333';
 const REGION = 'eu-west-1';
 const NS = 'shop';
-const CHART = new URL('../../deploy/kube-irsa', import.meta.url).pathname;
 
 export async function realNodeDemo(opts: { once: boolean; bold: (s: string) => string }): Promise<void> {
   const { bold } = opts;
@@ -26,29 +25,20 @@ export async function realNodeDemo(opts: { once: boolean; bold: (s: string) => s
   // Ctrl-C stops it: the cluster stops itself on SIGINT/SIGTERM
   const stop = (): Promise<void> => c.stop();
   const issuer = c.controlPlane.issuer;
-  const providerUrl = issuer.replace('https://', '');
   console.log(`      node ${c.node.name} Ready; service-account issuer ${issuer}; STS emulator at ${c.stsEndpoint} (inside the cluster's network)`);
 
   step(2, `STS emulator: account ${ACCOUNT}, an IAM OIDC provider for the issuer, roles orders, payments (trusts namespace shop-prod), search, legacy`);
-  const trust = (sub: string) => ({
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${providerUrl}` }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: { StringEquals: { [`${providerUrl}:sub`]: sub, [`${providerUrl}:aud`]: 'sts.amazonaws.com' } } }],
+  await setUpAccount(c, {
+    orders: `system:serviceaccount:${NS}:orders`, search: `system:serviceaccount:${NS}:search`, legacy: `system:serviceaccount:${NS}:legacy`,
+    payments: 'system:serviceaccount:shop-prod:payments',
   });
-  await c.emulator.apply(
-    { op: 'addAccount', account: ACCOUNT },
-    { op: 'putOidcProvider', account: ACCOUNT, spec: { url: issuer, clientIds: ['sts.amazonaws.com'] } },
-    ...(['orders', 'search', 'legacy'] as const).map((r) => ({ op: 'putRole' as const, account: ACCOUNT, spec: { name: r, trustPolicy: trust(`system:serviceaccount:${NS}:${r}`) } })),
-    { op: 'putRole', account: ACCOUNT, spec: { name: 'payments', trustPolicy: trust('system:serviceaccount:shop-prod:payments') } },
-  );
 
   step(3, 'helm install kube-irsa deploy/kube-irsa (webhook Deployment, agent DaemonSet, self-signed TLS)');
-  await c.helm(['install', 'kube-irsa', CHART, '--namespace', 'kube-irsa', '--create-namespace', '--wait', '--timeout', '5m',
-    '--set', `image.repository=${IMAGES.kubeIrsa.split(':')[0]}`, '--set', `image.tag=${IMAGES.kubeIrsa.split(':')[1]}`, '--set', 'image.pullPolicy=Never',
-    '--set', `webhook.awsDefaultRegion=${REGION}`, '--set', `agent.region=${REGION}`, '--set', `agent.stsEndpoint=${c.stsEndpoint}`,
+  await helmKubeIrsa(c, 'install', { tokenSource: 'token-request', region: REGION, extra: [
     '--set', 'agent.misconfiguredRecheckInterval=10s',
     // the agent may mint tokens only for the audiences it is allowed (the chart's admission policy)
     '--set', 'agent.allowedAudiences={sts.amazonaws.com,search.example.com}',
-    '--set-string', 'agent.extraArgs.issuer-ca-file=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt']);
+  ] });
   await sh(c, ['get', 'pods', '-n', 'kube-irsa', '-o', 'wide']);
 
   step(4, `Workloads in namespace ${NS}: the application image asks STS who it is with the SDK's default credential chain`);
@@ -72,14 +62,14 @@ export async function realNodeDemo(opts: { once: boolean; bold: (s: string) => s
     const seen = (await c.kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=Pod', '-o', 'jsonpath={range .items[*]}{.involvedObject.name} {.reason}{"\\n"}{end}'])).split('\n');
     return expected.every((e) => seen.includes(e)) ? true : undefined;
   }, 'the agent\'s four verdicts as Events', 180_000, 1_000);
-  await c.kubectl(['wait', '--for=condition=Ready', 'pod/orders', '-n', NS, '--timeout=120s']);
+  await c.kubectl(['wait', '--for=condition=Ready', 'pod', '--all', '-n', NS, '--timeout=120s']);
 
   step(5, 'What happened');
   await sh(c, ['get', 'pods', '-n', NS, '-o', 'wide']);
   await sh(c, ['get', 'pod', 'orders', '-n', NS, '-o', 'jsonpath={range .spec.containers[0].env[*]}{.name}={.value}{"\\n"}{end}']);
   await sh(c, ['exec', '-n', NS, 'orders', '--', 'node', '/app/app.ts', '--once']);
   await sh(c, ['exec', '-n', NS, 'legacy', '--', 'node', '/app/app.ts', '--once']);
-  await sh(c, ['get', 'events', '-n', NS, '--field-selector', 'source=kube-irsa-agent', '-o', 'custom-columns=OBJECT:.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message']);
+  await sh(c, ['get', 'events', '-n', NS, '--field-selector', 'source=kube-irsa-agent', '-o', 'custom-columns=KIND:.involvedObject.kind,OBJECT:.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message']);
   await sh(c, ['get', 'irsachecks', '-A']);
   console.log(`\nDemo ready in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
 

@@ -13,15 +13,13 @@ import { after, before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { eventually } from '../cluster/kube-helpers.ts';
 import { IMAGES, realNodeUnavailable, startRealCluster, sweepAbandonedRuns, type RealCluster } from '../node/cluster.ts';
+import { ACCOUNT, CHART, chartArgs, createAppPod as createPod, roleArn, setUpAccount, trustPolicyFor } from '../node/workloads.ts';
 import { machineDifferences, processesInNamespaces, snapshotMachine, type MachineState } from '../node/machine-state.ts';
 
-const CHART = path.join(import.meta.dirname, '..', '..', 'deploy', 'kube-irsa');
-const ACCOUNT = '111122223333';
 const REGION = 'us-east-1';
 const RELEASE = 'kube-irsa';
 const RELEASE_NS = 'kube-irsa';
 const APP_NS = 'shop';
-const roleArn = (name: string): string => `arn:aws:iam::${ACCOUNT}:role/${name}`;
 
 const unavailable = realNodeUnavailable();
 if (unavailable) console.log(`# real-node end-to-end tests skipped: ${unavailable}`);
@@ -32,45 +30,12 @@ describe('a real single-node cluster: the chart installed, the image built', { s
   let core: CoreV1Api;
   let apps: AppsV1Api;
   let custom: CustomObjectsApi;
-  let providerUrl: string;
 
-  const trustFor = (sub: string) => ({
-    Version: '2012-10-17',
-    Statement: [{
-      Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${providerUrl}` }, Action: 'sts:AssumeRoleWithWebIdentity',
-      Condition: { StringEquals: { [`${providerUrl}:sub`]: sub, [`${providerUrl}:aud`]: 'sts.amazonaws.com' } },
-    }],
-  });
-
-  const chartValues = (tokenSource: 'kubelet' | 'token-request'): string[] => [
-    '--set', `image.repository=${IMAGES.kubeIrsa.split(':')[0]}`, '--set', `image.tag=${IMAGES.kubeIrsa.split(':')[1]}`,
-    '--set', 'image.pullPolicy=Never', '--set', 'tls.mode=selfSigned',
-    '--set', `webhook.awsDefaultRegion=${REGION}`,
-    '--set', `agent.region=${REGION}`, '--set', `agent.stsEndpoint=${cluster.stsEndpoint}`,
-    '--set', `agent.tokenSource=${tokenSource}`, '--set', `agent.kubeletRootDir=${cluster.node.kubeletRootDir}`,
-    '--set', 'agent.recheckInterval=20s', '--set', 'agent.misconfiguredRecheckInterval=5s', '--set', 'agent.retryInterval=2s',
-    // the issuer's certificate is signed by the cluster CA, which every pod has
-    '--set-string', 'agent.extraArgs.issuer-ca-file=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
-  ];
-
-  /** Creates a pod of the test application under `serviceAccount` and returns it as admitted. */
-  async function createAppPod(name: string, serviceAccount: string, labels: Record<string, string> = {}): Promise<V1Pod> {
-    return core.createNamespacedPod({
-      namespace: APP_NS,
-      body: {
-        metadata: { name, labels: { app: 'e2e', ...labels } },
-        spec: {
-          serviceAccountName: serviceAccount,
-          terminationGracePeriodSeconds: 1,
-          containers: [{
-            name: 'app', image: IMAGES.app, imagePullPolicy: 'Never',
-            // where this cluster's STS is, as a private endpoint would be configured
-            env: [{ name: 'AWS_ENDPOINT_URL_STS', value: cluster.stsEndpoint }],
-          }],
-        },
-      },
-    });
-  }
+  const trustFor = (sub: string): unknown => trustPolicyFor(cluster, sub);
+  const chartValues = (tokenSource: 'kubelet' | 'token-request'): string[] => chartArgs(cluster, { tokenSource, region: REGION,
+    extra: ['--set', 'agent.recheckInterval=20s', '--set', 'agent.misconfiguredRecheckInterval=5s', '--set', 'agent.retryInterval=2s'] });
+  const createAppPod = (name: string, serviceAccount: string, labels: Record<string, string> = {}): Promise<V1Pod> =>
+    createPod(core, cluster, APP_NS, name, serviceAccount, labels);
 
   const podLog = async (name: string): Promise<string> => core.readNamespacedPodLog({ namespace: APP_NS, name, container: 'app' });
 
@@ -91,14 +56,8 @@ describe('a real single-node cluster: the chart installed, the image built', { s
     core = cluster.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
     apps = cluster.controlPlane.kubeConfig.makeApiClient(AppsV1Api);
     custom = cluster.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
-    providerUrl = cluster.controlPlane.issuer.replace('https://', '');
-    await cluster.emulator.apply(
-      { op: 'addAccount', account: ACCOUNT },
-      { op: 'putOidcProvider', account: ACCOUNT, spec: { url: cluster.controlPlane.issuer, clientIds: ['sts.amazonaws.com'] } },
-      { op: 'putRole', account: ACCOUNT, spec: { name: 'orders', trustPolicy: trustFor(`system:serviceaccount:${APP_NS}:orders`) } },
-      // the demo's classic mistake: the role trusts another namespace
-      { op: 'putRole', account: ACCOUNT, spec: { name: 'payments', trustPolicy: trustFor('system:serviceaccount:shop-prod:payments') } },
-    );
+    // payments: the demo's classic mistake, a role that trusts another namespace
+    await setUpAccount(cluster, { orders: `system:serviceaccount:${APP_NS}:orders`, payments: 'system:serviceaccount:shop-prod:payments' });
     await core.createNamespace({ body: { metadata: { name: APP_NS } } });
     for (const sa of ['orders', 'payments']) {
       await core.createNamespacedServiceAccount({ namespace: APP_NS, body: { metadata: { name: sa, annotations: { 'eks.amazonaws.com/role-arn': roleArn(sa) } } } });

@@ -1,8 +1,10 @@
-// `npm run demo -- --once`, the README's main command, tells the whole story and exits cleanly.
+// `npm run demo -- --once`, the README's main command, tells the whole story and exits cleanly;
+// as root, so does `--real-node`.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
+import { realNodeUnavailable } from '../node/cluster.ts';
 import { findSecrets } from '../support/log-capture.ts';
 
 test('the demo shows injection, the four verdicts as Events, the irsachecks table and metrics, then exits 0', async () => {
@@ -24,4 +26,21 @@ test('the demo shows injection, the four verdicts as Events, the irsachecks tabl
   assert.match(out, /kube_irsa_agent_pods_not_mutated 1/);
   assert.deepEqual(findSecrets(out + err), []);
   assert.doesNotMatch(err, /Deprecation|Warning/);
+});
+
+test('npm run demo -- --real-node --once: the chart on a real node, the application printing its assumed role, the four verdicts', { skip: realNodeUnavailable(), timeout: 30 * 60_000 }, async () => {
+  const demo = path.join(import.meta.dirname, '..', 'demo', 'demo.ts');
+  const child = spawn(process.execPath, [demo, '--real-node', '--once'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  assert.equal(code, 0, `${out}\n${err}`);
+  assert.match(out, /\$ kubectl exec -n shop orders -- node \/app\/app\.ts --once\n {2}\{"arn":"arn:aws:sts::111122223333:assumed-role\/orders\//);
+  assert.match(out, /AWS_ROLE_ARN=arn:aws:iam::111122223333:role\/orders/);
+  assert.match(out, /Pod +legacy +Warning +PodNotMutated/);
+  assert.match(out, /Pod +search +Warning +IncorrectAudience/);
+  assert.match(out, /shop +payments +payments +arn:aws:iam::111122223333:role\/payments +Misconfigured +TrustPolicyDenied/);
+  assert.deepEqual(findSecrets(out + err), []);
 });
