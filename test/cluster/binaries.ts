@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'build-binaries.sh');
 
-export type TestBinary = 'kube-apiserver' | 'etcd' | 'kubectl' | 'helm' | 'reference-webhook' | 'vegeta';
+export type TestBinary = 'kube-apiserver' | 'etcd' | 'kubectl' | 'helm' | 'reference-webhook' | 'vegeta' | 'promtool' | 'prometheus';
 
 const resolved = new Map<string, Promise<string>>();
 
