@@ -38,8 +38,8 @@ async function main(): Promise<void> {
     await step('lint (eslint)', process.execPath, [bin('eslint'), '--max-warnings=0', '.']);
   }
   const binStarted = Date.now();
-  console.log('\n▶ test binaries (kube-apiserver, etcd, kubectl, helm)');
-  const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'kubectl', 'helm']);
+  console.log('\n▶ test binaries (kube-apiserver, etcd, kubectl, helm, promtool)');
+  const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'kubectl', 'helm', 'promtool']);
   console.log(`✔ test binaries in ${binDir} (${((Date.now() - binStarted) / 1000).toFixed(1)} s)`);
 
   const files = (only.length > 0 ? only : ['test/unit/**/*.test.ts', 'test/conformance/**/*.test.ts', 'test/integration/**/*.test.ts'])
