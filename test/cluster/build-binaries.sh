@@ -189,6 +189,10 @@ build_vegeta() {
 # prometheus serves its HTTP API and no UI.
 build_prometheus_tool() {
   local name=$1 dir="$CACHE/work/$1" major minor patch
+  if [[ ! $PROMETHEUS_VERSION =~ ^3\.[0-9]+\.[0-9]+$ ]]; then
+    log "PROMETHEUS_VERSION must be a Prometheus 3 release such as 3.16.0, not '$PROMETHEUS_VERSION'"
+    exit 1
+  fi
   IFS=. read -r major minor patch <<<"$PROMETHEUS_VERSION"
   local module_version="v0.$((major * 100 + minor)).$patch"
   rm -rf "$dir" && mkdir -p "$dir" "$PROMETHEUS_DIR"
