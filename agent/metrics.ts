@@ -1,5 +1,7 @@
 // The agent's metrics. Labels are bounded: namespace and ServiceAccount (only those with pods on
 // this node), reason (a fixed catalogue), status; never pod names, tokens, role ARNs or request IDs.
+// The ServiceAccount's namespace is `serviceaccount_namespace`: a label named `namespace` would
+// collide with the scrape target's (the agent pod's) and be renamed `exported_namespace`.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { REASONS, type Reason, type Verdict } from './core/reasons.ts';
 
@@ -24,7 +26,7 @@ export function createAgentMetrics(registry: Registry, nodeName: string): AgentM
   const health = new Gauge({
     name: 'kube_irsa_agent_serviceaccount_health',
     help: 'Health of each ServiceAccount identity used by pods on this node: 1 for its current reason and status (status: healthy, misconfigured, unknown).',
-    labelNames: ['namespace', 'serviceaccount', 'reason', 'status'], registers,
+    labelNames: ['serviceaccount_namespace', 'serviceaccount', 'reason', 'status'], registers,
   });
   const probes = new Counter({ name: 'kube_irsa_agent_probes_total', help: 'Identity checks by result (healthy, misconfigured, inconclusive) and reason.', labelNames: ['result', 'reason'], registers });
   const stsDuration = new Histogram({
@@ -54,14 +56,14 @@ export function createAgentMetrics(registry: Registry, nodeName: string): AgentM
     setServiceAccountHealth(namespace, serviceAccount, reason, status) {
       const key = `${namespace}/${serviceAccount}`;
       const prev = current.get(key);
-      if (prev && (prev.reason !== reason || prev.status !== status)) health.remove({ namespace, serviceaccount: serviceAccount, reason: prev.reason, status: prev.status });
+      if (prev && (prev.reason !== reason || prev.status !== status)) health.remove({ serviceaccount_namespace: namespace, serviceaccount: serviceAccount, reason: prev.reason, status: prev.status });
       current.set(key, { reason, status });
-      health.set({ namespace, serviceaccount: serviceAccount, reason, status }, 1);
+      health.set({ serviceaccount_namespace: namespace, serviceaccount: serviceAccount, reason, status }, 1);
     },
     clearServiceAccount(namespace, serviceAccount) {
       const key = `${namespace}/${serviceAccount}`;
       const prev = current.get(key);
-      if (prev) health.remove({ namespace, serviceaccount: serviceAccount, reason: prev.reason, status: prev.status });
+      if (prev) health.remove({ serviceaccount_namespace: namespace, serviceaccount: serviceAccount, reason: prev.reason, status: prev.status });
       current.delete(key);
     },
     observeProbe(verdict, reason) {

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   }
   const binStarted = Date.now();
   // the real node's binaries only where its tests run (root on Linux); elsewhere they skip
-  const binaries: TestBinary[] = ['kube-apiserver', 'etcd', 'kubectl', 'helm',
+  const binaries: TestBinary[] = ['kube-apiserver', 'etcd', 'kubectl', 'helm', 'promtool',
     ...(realNodeUnavailable() === undefined ? REAL_NODE_BINARIES : [])];
   console.log(`\n▶ test binaries (${binaries.join(', ')})`);
   const binDir = await ensureBinaries(binaries);

@@ -6,7 +6,7 @@
 // kube-controller-manager and kube-scheduler, the Node authorizer and a kubelet client certificate.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,7 +78,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const parent = opts.parentDir ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
   sweepAbandonedFolders(parent);
   const dir = await mkdtemp(path.join(parent, DIR_PREFIX));
-  await writeFile(path.join(dir, OWNER_FILE), String(process.pid));
+  // written whole (then renamed): another test process sweeping meanwhile must not read an empty
+  // owner file as a dead owner and remove the folder under us
+  await writeFile(path.join(dir, `${OWNER_FILE}.tmp`), String(process.pid));
+  await rename(path.join(dir, `${OWNER_FILE}.tmp`), path.join(dir, OWNER_FILE));
 
   const procs: ManagedProcess[] = [];
   let stopped = false;
@@ -298,7 +301,10 @@ function sweepAbandonedFolders(parent: string): void {
   for (const e of entries) {
     const dir = path.join(parent, e);
     try {
-      const owner = Number(readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
+      const text = readFileSync(path.join(dir, OWNER_FILE), 'utf8');
+      // empty: its owner is writing it right now
+      if (text === '') continue;
+      const owner = Number(text);
       if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) continue;
       rmSync(dir, { recursive: true, force: true });
     } catch {

@@ -18,6 +18,7 @@ import { foreignToken } from '../support/foreign-token.ts';
 import { captureIo } from '../support/io-capture.ts';
 import { writeProjectedToken } from '../support/kubelet-dir.ts';
 import { captureLogs, findSecrets, type CapturedLogs } from '../support/log-capture.ts';
+import { KEPT_NAME_PROBLEMS, lintMetrics } from '../support/promtool.ts';
 import { startWebhookHarness, TEST_NAMESPACE_LABEL, waitForMutation, type WebhookHarness } from '../support/webhook-harness.ts';
 
 const ACCOUNT = '111122223333';
@@ -147,7 +148,7 @@ describe('agent scenarios', () => {
 
   async function expectHealthMetric(sa: string, reason: string, status: string, agent = agentA): Promise<void> {
     const text = await agent.metrics();
-    assert.match(text, new RegExp(`kube_irsa_agent_serviceaccount_health\\{namespace="${ns}",serviceaccount="${sa}",reason="${reason}",status="${status}"\\} 1`));
+    assert.match(text, new RegExp(`kube_irsa_agent_serviceaccount_health\\{serviceaccount_namespace="${ns}",serviceaccount="${sa}",reason="${reason}",status="${status}"\\} 1`));
   }
 
   test('healthy: STS accepts the token; Normal Events; metric healthy', async () => {
@@ -371,5 +372,12 @@ describe('agent scenarios', () => {
     }
     assert.deepEqual(findSecrets(events), [], 'Events');
     assert.deepEqual(findSecrets(hook.logs.text()), [], 'webhook logs');
+  });
+
+  test('promtool check metrics: the agents\' and the webhook\'s /metrics, after every scenario, have no problems but the kept names', async () => {
+    const { nodejsDefaults, referenceWebhook } = KEPT_NAME_PROBLEMS;
+    for (const a of agents) assert.deepEqual((await lintMetrics(await a.metrics())).sort(), [...nodejsDefaults].sort(), `${a.node} /metrics`);
+    const webhook = await (await fetch(`http://127.0.0.1:${hook.webhook.metricsPort}/metrics`)).text();
+    assert.deepEqual((await lintMetrics(webhook)).sort(), [...nodejsDefaults, ...referenceWebhook].sort(), 'webhook /metrics');
   });
 });

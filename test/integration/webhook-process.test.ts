@@ -9,6 +9,7 @@ import { startControlPlane, type ControlPlane } from '../cluster/control-plane.t
 import { httpsRequest } from '../cluster/https.ts';
 import { eventually } from '../cluster/kube-helpers.ts';
 import { issueCertificate, type IssuedCertificate } from '../cluster/pki.ts';
+import { KEPT_NAME_PROBLEMS, lintMetrics } from '../support/promtool.ts';
 
 const CLI = path.join(import.meta.dirname, '..', '..', 'bin', 'kube-irsa');
 
@@ -87,6 +88,8 @@ describe('kube-irsa webhook process', () => {
     assert.match(metrics, /kube_irsa_webhook_admissions_total\{outcome="not-a-pod-create"\} 40\b/, 'both threads\' counts, summed');
     assert.equal([...metrics.matchAll(/^process_resident_memory_bytes /gm)].length, 1, 'process metrics once');
     assert.match(metrics, /^kube_irsa_build_info\{component="webhook"/m);
+    const { nodejsDefaults, referenceWebhook } = KEPT_NAME_PROBLEMS;
+    assert.deepEqual((await lintMetrics(metrics)).sort(), [...nodejsDefaults, ...referenceWebhook].sort(), 'promtool check metrics finds only the kept names');
     w.child.kill('SIGTERM');
     assert.equal(await exited(w.child), 0);
     await w.listening; // settled long ago
