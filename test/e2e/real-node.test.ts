@@ -129,9 +129,31 @@ describe('a real single-node cluster: the chart installed, the image built', { s
   });
 
   test('webhook down: pods start unmutated (Ignore) and the agent says PodNotMutated; labelled pods are refused until it is back', { timeout: 8 * 60_000 }, async () => {
+    // pods are being created (dry runs: the whole admission chain) while the webhook is killed
+    let stop = false;
+    const admitted: boolean[] = [];
+    const refused: string[] = [];
+    const load = (async () => {
+      for (let i = 0; !stop; i++) {
+        try {
+          const pod = await core.createNamespacedPod({ namespace: APP_NS, dryRun: 'All', body: {
+            metadata: { name: `during-${i}` }, spec: { serviceAccountName: 'orders', containers: [{ name: 'app', image: IMAGES.app, imagePullPolicy: 'Never' }] },
+          } });
+          admitted.push(pod.spec?.containers[0]?.env?.some((e) => e.name === 'AWS_ROLE_ARN') ?? false);
+        } catch (err) {
+          refused.push((err as Error).message.slice(0, 200));
+        }
+      }
+    })();
+    await eventually(() => (admitted.filter(Boolean).length >= 5 ? true : undefined), 'mutated admissions before the kill', 60_000, 100);
     await cluster.kubectl(['scale', '-n', RELEASE_NS, `deployment/${RELEASE}-webhook`, '--replicas=0']);
     // killed, not drained: the pods go at once
     await cluster.kubectl(['delete', 'pods', '-n', RELEASE_NS, '-l', 'app.kubernetes.io/component=webhook', '--grace-period=0', '--force', '--wait=true']);
+    const killedAt = admitted.length;
+    await eventually(() => (admitted.slice(killedAt).filter((m) => !m).length >= 5 ? true : undefined), 'unmutated admissions after the kill', 60_000, 100);
+    stop = true;
+    await load;
+    assert.deepEqual(refused, [], 'failurePolicy Ignore: no pod creation fails while the webhook is down');
     const unmutated = await createAppPod('orders-unmutated', 'orders');
     assert.equal(unmutated.spec?.containers[0]?.env?.some((e) => e.name === 'AWS_ROLE_ARN'), false, 'admitted without the webhook (failurePolicy Ignore)');
     await eventually(async () => (await podEventReasons('orders-unmutated')).includes('PodNotMutated') ? true : undefined, 'a PodNotMutated Event', 120_000, 1_000);
