@@ -167,24 +167,24 @@ resolve_kubernetes_module() {
     go mod tidy"
 }
 
-build_kube_apiserver() {
-  local dir; dir=$(prepare_module kube-apiserver)
-  resolve_kubernetes_module kube-apiserver "$dir"
+# A main package built against k8s.io/kubernetes (test/cluster/go/<name>) into OUT/<name>.
+build_kubernetes_main() {
+  local name=$1 phase=$2 dir; dir=$(prepare_module "$name")
+  resolve_kubernetes_module "$name" "$dir"
   local ldflags; ldflags=$(version_ldflags "$KUBE_VERSION")
-  run_phase kube-apiserver "compiling (the longest step: ~2,000 packages)" "$dir/build.log" \
-    bash -c "cd '$dir' && go build -v -trimpath -tags selinux,notest,grpcnotrace -ldflags '$ldflags' -o '$OUT/kube-apiserver.tmp' ."
-  mv "$OUT/kube-apiserver.tmp" "$OUT/kube-apiserver"
+  run_phase "$name" "$phase" "$dir/build.log" \
+    bash -c "cd '$dir' && go build -v -trimpath -tags selinux,notest,grpcnotrace -ldflags '$ldflags' -o '$OUT/$name.tmp' ."
+  mv "$OUT/$name.tmp" "$OUT/$name"
+}
+
+build_kube_apiserver() {
+  build_kubernetes_main kube-apiserver "compiling (the longest step: ~2,000 packages)"
 }
 
 # kubelet, kube-controller-manager and kube-scheduler: one binary (test/cluster/go/kube-node), a
 # link for each name. Most packages are shared with kube-apiserver, so after it this is quick.
 build_kube_node() {
-  local dir; dir=$(prepare_module kube-node)
-  resolve_kubernetes_module kube-node "$dir"
-  local ldflags; ldflags=$(version_ldflags "$KUBE_VERSION")
-  run_phase kube-node "compiling kubelet, kube-controller-manager and kube-scheduler" "$dir/build.log" \
-    bash -c "cd '$dir' && go build -v -trimpath -tags selinux,notest,grpcnotrace -ldflags '$ldflags' -o '$OUT/kube-node.tmp' ."
-  mv "$OUT/kube-node.tmp" "$OUT/kube-node"
+  build_kubernetes_main kube-node "compiling kubelet, kube-controller-manager and kube-scheduler"
   local n; for n in "${KUBE_NODE[@]}"; do ln -sfn kube-node "$OUT/$n"; done
 }
 

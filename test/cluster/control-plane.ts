@@ -16,7 +16,7 @@ import { ensureBinaries } from './binaries.ts';
 import { httpsRequest } from './https.ts';
 import { KUBERNETES_SERVICE_IP, NODE_IP, SERVICE_CIDR, type PrivateNetwork } from '../node/network.ts';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from './pki.ts';
-import { startProcess, type ManagedProcess } from './process.ts';
+import { isAlive, startProcess, type ManagedProcess } from './process.ts';
 import { stopOnSignal } from './stop-on-signal.ts';
 
 export interface ControlPlaneUser {
@@ -313,14 +313,6 @@ function sweepAbandonedFolders(parent: string): void {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** JWTs and AWS keys in any Event message or IRSACheck status of the cluster. */
 async function scanForSecrets(kc: KubeConfig): Promise<string[]> {

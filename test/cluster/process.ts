@@ -103,3 +103,13 @@ export async function processesMentioning(needle: string): Promise<number[]> {
   }
   return pids;
 }
+
+/** Whether a process exists (EPERM: it does, owned by someone else). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -7,15 +7,21 @@ import { test } from 'node:test';
 import { realNodeUnavailable } from '../node/cluster.ts';
 import { findSecrets } from '../support/log-capture.ts';
 
-test('the demo shows injection, the four verdicts as Events, the irsachecks table and metrics, then exits 0', async () => {
+/** Runs `npm run demo -- <args>` to its end; fails unless it exits 0. */
+async function runDemo(args: readonly string[]): Promise<{ out: string; err: string }> {
   const demo = path.join(import.meta.dirname, '..', 'demo', 'demo.ts');
-  const child = spawn(process.execPath, [demo, '--once'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [demo, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   assert.equal(code, 0, `${out}\n${err}`);
+  return { out, err };
+}
+
+test('the demo shows injection, the four verdicts as Events, the irsachecks table and metrics, then exits 0', async () => {
+  const { out, err } = await runDemo(['--once']);
   assert.match(out, /env {3}AWS_ROLE_ARN=arn:aws:iam::111122223333:role\/orders/);
   assert.match(out, /volume aws-iam-token: projected ServiceAccount token \(audience sts\.amazonaws\.com/);
   assert.match(out, /Normal {2}Healthy .* verified: role arn:aws:iam::111122223333:role\/orders can be assumed/);
@@ -29,14 +35,7 @@ test('the demo shows injection, the four verdicts as Events, the irsachecks tabl
 });
 
 test('npm run demo -- --real-node --once: the chart on a real node, the application printing its assumed role, the four verdicts', { skip: realNodeUnavailable(), timeout: 30 * 60_000 }, async () => {
-  const demo = path.join(import.meta.dirname, '..', 'demo', 'demo.ts');
-  const child = spawn(process.execPath, [demo, '--real-node', '--once'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  assert.equal(code, 0, `${out}\n${err}`);
+  const { out, err } = await runDemo(['--real-node', '--once']);
   assert.match(out, /\$ kubectl exec -n shop orders -- node \/app\/app\.ts --once\n {2}\{"arn":"arn:aws:sts::111122223333:assumed-role\/orders\//);
   assert.match(out, /AWS_ROLE_ARN=arn:aws:iam::111122223333:role\/orders/);
   assert.match(out, /Pod +legacy +Warning +PodNotMutated/);

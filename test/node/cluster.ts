@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBinaries } from '../cluster/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
-import { processesMentioning, startProcess, type ManagedProcess } from '../cluster/process.ts';
+import { isAlive, processesMentioning, startProcess, type ManagedProcess } from '../cluster/process.ts';
 import { stopOnSignal } from '../cluster/stop-on-signal.ts';
 import { baseImage, cgroupTreeExists, pauseImageArchive, removeCgroupTree, startBuildKit, BUILDKIT_CGROUP } from './images.ts';
 import { processesInNamespaces, readSysctls, restoreSysctls } from './machine-state.ts';
@@ -214,12 +214,4 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
   while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
