@@ -3,10 +3,14 @@
 # and helm) from the Go module proxy, into a cache outside the repository. Prints the folder that
 # holds them as its last line of stdout; progress goes to stderr.
 #
-#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook] [vegeta]   (default: kube-apiserver etcd)
+#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook] [reference-fixtures] [vegeta]
+#                     (default: kube-apiserver etcd)
 #
 # reference-webhook is aws/amazon-eks-pod-identity-webhook and vegeta the constant-rate HTTP load
-# generator (tsenart/vegeta), both built only for the benchmarks.
+# generator (tsenart/vegeta), both built only for the benchmarks. reference-fixtures is not a
+# binary: it is the reference webhook's golden pod fixtures (pkg/handler/testdata of the same
+# module), taken from the module itself so the conformance test never reads outside the repository;
+# it lands in OUT/reference-fixtures.
 #
 # KUBEBUILDER_ASSETS, when it names a folder holding the requested binaries, is used as is.
 # Versions: KUBE_VERSION (1.37.2), ETCD_VERSION (3.6.16), HELM_VERSION (3.22.0).
@@ -36,9 +40,14 @@ fi
 
 # helm has its own version: it lives in its own folder and OUT/helm links to it
 HELM_DIR="$CACHE/bin/helm-v$HELM_VERSION"
+# the reference fixtures follow the reference module's version, like helm follows its own
+FIXTURES_DIR="$CACHE/fixtures/reference-webhook-v$REFERENCE_WEBHOOK_VERSION"
 present() {
-  if [ "$1" = helm ]; then [ -x "$HELM_DIR/helm" ] && [ "$(readlink "$OUT/helm" 2>/dev/null)" = "$HELM_DIR/helm" ]
-  else [ -x "$OUT/$1" ]; fi
+  case $1 in
+    helm) [ -x "$HELM_DIR/helm" ] && [ "$(readlink "$OUT/helm" 2>/dev/null)" = "$HELM_DIR/helm" ] ;;
+    reference-fixtures) [ -d "$FIXTURES_DIR/testdata" ] && [ "$(readlink "$OUT/reference-fixtures" 2>/dev/null)" = "$FIXTURES_DIR/testdata" ] ;;
+    *) [ -x "$OUT/$1" ] ;;
+  esac
 }
 all_present() {
   for b in "${wanted[@]}"; do present "$b" || return 1; done
@@ -162,6 +171,23 @@ build_reference_webhook() {
   mv "$OUT/reference-webhook.tmp" "$OUT/reference-webhook"
 }
 
+fetch_reference_fixtures() {
+  local dir="$CACHE/work/reference-fixtures"
+  rm -rf "$dir" && mkdir -p "$dir" "$FIXTURES_DIR"
+  if [ ! -d "$FIXTURES_DIR/testdata" ]; then
+    # `go mod download -json` prints the module's extracted folder as "Dir"
+    run_phase reference-fixtures "downloading github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION" "$dir/mod.log" \
+      bash -c "cd '$dir' && go mod download -json github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION"
+    local moddir; moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dir/mod.log")
+    [ -d "$moddir/pkg/handler/testdata" ] || { log "reference-fixtures: $moddir/pkg/handler/testdata not found"; exit 1; }
+    rm -rf "$FIXTURES_DIR/testdata.tmp"
+    cp -r "$moddir/pkg/handler/testdata" "$FIXTURES_DIR/testdata.tmp"
+    chmod -R u+w "$FIXTURES_DIR/testdata.tmp"   # the module cache is read-only; the copy need not be
+    mv "$FIXTURES_DIR/testdata.tmp" "$FIXTURES_DIR/testdata"
+  fi
+  ln -sfn "$FIXTURES_DIR/testdata" "$OUT/reference-fixtures"
+}
+
 build_vegeta() {
   local dir="$CACHE/work/vegeta"
   rm -rf "$dir" && mkdir -p "$dir"
@@ -179,8 +205,9 @@ for b in "${wanted[@]}"; do
     kubectl) build_kubectl ;;
     helm) build_helm ;;
     reference-webhook) build_reference_webhook ;;
+    reference-fixtures) fetch_reference_fixtures ;;
     vegeta) build_vegeta ;;
-    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook vegeta)"; exit 1 ;;
+    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook reference-fixtures vegeta)"; exit 1 ;;
   esac
   log "$b built ($(elapsed) elapsed)"
 done

@@ -1,5 +1,5 @@
 // The admission app's HTTP surface through fastify's inject(): the reference's handler test vectors
-// (../shared/conformance/upstream-webhook/extra/handler_test_vectors.json), with kube-irsa's
+// (test/fixtures/reference-webhook/handler-test-vectors.json, the project's transcription), with kube-irsa's
 // documented deviations asserted as such, plus the edge cases the reference does not handle.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { createWebhookMetrics } from '../../../webhook/metrics.ts';
 import { buildAdmissionApp, MAX_REVIEW_BYTES } from '../../../webhook/server.ts';
 import { ServiceAccountCache } from '../../../shared/identity/service-account-cache.ts';
 
-const VECTORS = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../../../shared/conformance/upstream-webhook/extra/handler_test_vectors.json'), 'utf8')) as {
+const VECTORS = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../fixtures/reference-webhook/handler-test-vectors.json'), 'utf8')) as {
   serviceAccounts: Array<{ namespace: string; name: string; annotations: Record<string, string> }>;
   expectedPatchJSON: string;
   httpCases: Array<{ name: string; contentType: string; requestBody: string; expectedStatus: number; expectedBody: string }>;
