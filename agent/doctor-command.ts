@@ -2,16 +2,18 @@
 // step by step with the reason and the fix. Exit 0 healthy, 2 misconfigured, 3 inconclusive,
 // 1 bad usage.
 import { readFile } from 'node:fs/promises';
+import pino from 'pino';
 import { parseCommandLine, processIo, type Command, type CommandIo } from '../shared/cli/command.ts';
 import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
-import { parseServiceAccountAnnotations, type IdentityDefaults } from '../shared/identity/annotations.ts';
+import type { IdentityDefaults } from '../shared/identity/annotations.ts';
 import { IdentityMapping, MAPPING_CONFIG_KEY, MAPPING_CONFIG_MAP_NAME, parseIdentityMapping } from '../shared/identity/config-map.ts';
 import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
+import { readContainerCredentialsFile } from '../shared/identity/container-credentials-source.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
-import { resolveIdentity } from '../shared/identity/resolve.ts';
+import { IdentityResolver } from '../shared/identity/resolver.ts';
 import { describeKubeError, loadKubeClient, statusOf, type KubeClient } from '../shared/kube/client.ts';
 import { corePath, type ConfigMap, type Event, type ObjectList, type ServiceAccount } from '../shared/kube/objects.ts';
-import { readServiceAccount } from '../shared/identity/service-account-cache.ts';
+import { readServiceAccount, ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 import { KUBE_FLAGS } from '../shared/kube/flags.ts';
 import { readIssuerCaFiles } from './config.ts';
 import { checkIdentityToken, type TokenCheckResult } from './check-token.ts';
@@ -101,6 +103,13 @@ export async function runDoctor(argv: readonly string[], io: CommandIo = process
   }
 }
 
+/** The resolver the webhook and the agent use, fed with what doctor read: one ServiceAccount, the mapping, the associations. */
+export function doctorResolver(sa: ServiceAccount, defaults: IdentityDefaults, mapping: IdentityMapping, associations: ContainerCredentialsConfig): IdentityResolver {
+  const serviceAccounts = new ServiceAccountCache({ defaults, read: undefined, gracePeriodMs: 0, logger: pino({ level: 'silent' }) });
+  serviceAccounts.upsert(`${sa.metadata?.namespace ?? ''}/${sa.metadata?.name ?? ''}`, serviceAccounts.parse(sa));
+  return new IdentityResolver({ serviceAccounts, defaults, mapping: () => mapping, containerCredentials: () => associations });
+}
+
 export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'Check one token and role the way the agent does, and explain the result',
@@ -157,10 +166,20 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
       if (statusOf(err) !== 404) io.stderr.write(`Warning: cannot read the mapping ConfigMap: ${describeKubeError(err)}\n`);
     }
   }
-  const identity = resolveIdentity({
-    namespace, serviceAccountName: name, serviceAccount: parseServiceAccountAnnotations(sa.metadata?.annotations, defaults, `ServiceAccount ${target}`),
-    mapping, containerCredentials: ContainerCredentialsConfig.empty, defaults,
-  });
+  let associations = ContainerCredentialsConfig.empty;
+  const associationsFile = v['watch-container-credentials-config'];
+  if (associationsFile !== '') {
+    const parsed = await readContainerCredentialsFile(associationsFile, (err) => io.stderr.write(`Warning: cannot read the container-credentials file ${associationsFile}: ${err}\n`));
+    if (parsed.ok) associations = parsed.config;
+    else io.stderr.write(`Warning: the container-credentials file ${associationsFile} is broken (${parsed.errors.join('; ')}); ignoring it\n`);
+  }
+  const { identity } = await doctorResolver(sa, defaults, mapping, associations).resolve(namespace, name);
+  if (identity?.mode === 'container-credentials') {
+    // the webhook injects EKS Pod Identity in preference to a role; the agent has nothing to check
+    if (v.output === 'json') io.stdout.write(`${JSON.stringify({ serviceAccount: target, identity: { mode: identity.mode, source: identity.source }, verdict: 'healthy' }, null, 2)}\n`);
+    else io.stdout.write(`ServiceAccount: ${target} (container credentials: an EKS Pod Identity association)\nThe webhook injects AWS_CONTAINER_CREDENTIALS_FULL_URI, not a web-identity token; the web-identity checks do not apply.\n`);
+    return EXIT_CODES.healthy;
+  }
   if (identity?.mode !== 'web-identity') {
     io.stderr.write(`kube-irsa doctor: ServiceAccount ${target} has no AWS role (no ${defaults.annotationPrefix}/role-arn annotation${v['watch-config-map'] ? ' and no ConfigMap entry' : ''}); nothing to check\n`);
     return 1;

@@ -7,13 +7,13 @@ import { runService } from '../shared/cli/service.ts';
 import { loadKubeClient } from '../shared/kube/client.ts';
 import { corePath } from '../shared/kube/objects.ts';
 import { createReflector, type Reflector } from '../shared/kube/reflector.ts';
-import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
 import type { Logger } from '../shared/logging.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { VERSION } from '../shared/version.ts';
 import { CertificateStore } from './certificate-store.ts';
 import { buildWebhookConfig, WEBHOOK_FLAGS, type WebhookConfig } from './config.ts';
-import { ContainerCredentialsSource } from './container-credentials-source.ts';
+import { ContainerCredentialsSource } from '../shared/identity/container-credentials-source.ts';
+import { IdentityResolver } from '../shared/identity/resolver.ts';
 import { MappingSource } from '../shared/identity/mapping-source.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import { buildAdmissionApp, buildMetricsApp } from './server.ts';
@@ -77,9 +77,11 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, opts: 
     https: { cert: serving.cert, key: serving.key, minVersion: config.tls.minVersion, ...(config.tls.ciphers ? { ciphers: config.tls.ciphers } : {}) },
     logger, metrics, maxInFlight: config.maxInFlight,
     deps: {
-      serviceAccounts, defaults: config.identity,
-      mapping: () => mapping.current,
-      containerCredentials: () => containerCredentials?.current ?? ContainerCredentialsConfig.empty,
+      resolver: new IdentityResolver({
+        serviceAccounts, defaults: config.identity,
+        mapping: () => mapping.current,
+        ...(containerCredentials ? { containerCredentials: () => containerCredentials.current } : {}),
+      }),
       settings: { ...config.mutation, random },
     },
     readiness: () => {

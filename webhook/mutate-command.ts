@@ -11,6 +11,7 @@ import { admit } from './admission/handler.ts';
 import { buildWebhookConfig, ConfigError, WEBHOOK_FLAGS } from './config.ts';
 import { applyAddPatch } from './core/apply-patch.ts';
 import type { JsonPatchOperation } from './core/patch.ts';
+import { IdentityResolver } from '../shared/identity/resolver.ts';
 import { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 
 const MUTATE_FLAGS = {
@@ -110,7 +111,7 @@ export async function runMutate(argv: readonly string[], io: CommandIo = process
         uid: `kube-irsa-mutate-${i + 1}`, kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE',
         namespace: meta.namespace ?? 'default', ...(meta.name ? { name: meta.name } : {}), object: pod,
       }, {
-        serviceAccounts, mapping: () => mapping, containerCredentials: () => containerCredentials, defaults: config.identity,
+        resolver: new IdentityResolver({ serviceAccounts, mapping: () => mapping, containerCredentials: () => containerCredentials, defaults: config.identity }),
         settings: { ...config.mutation, random: Math.random },
       });
       if (result.outcome === 'rejected') throw new InputError(`${v.pod}: ${result.response.status?.message ?? 'rejected'}`);

@@ -15,7 +15,8 @@ import { IdentityMapping } from '../../shared/identity/config-map.ts';
 import { ContainerCredentialsConfig } from '../../shared/identity/container-credentials.ts';
 import { resolveIdentity, type ResolvedIdentity } from '../../shared/identity/resolve.ts';
 import { ensureBinaries } from '../cluster/binaries.ts';
-import { buildPodPatch, INJECTED_ANNOTATION, type MutationSettings } from '../../webhook/core/patch.ts';
+import { INJECTED_ANNOTATION } from '../../shared/identity/injection.ts';
+import { buildPodPatch, type MutationSettings } from '../../webhook/core/patch.ts';
 
 const CORPUS = path.join(await ensureBinaries(['reference-fixtures']), 'reference-fixtures');
 const T = 'testing.eks.amazonaws.com/';

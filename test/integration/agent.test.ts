@@ -125,8 +125,8 @@ describe('agent scenarios', () => {
     return v;
   }
 
-  async function eventsFor(kind: 'Pod' | 'ServiceAccount', name: string): Promise<CoreV1Event[]> {
-    return (await kube.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` })).items;
+  async function eventsFor(kind: 'Pod' | 'ServiceAccount', name: string, namespace = ns): Promise<CoreV1Event[]> {
+    return (await kube.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` })).items;
   }
 
   /** The reason's Events exist on the pod and on its ServiceAccount, with the given type. */
@@ -134,7 +134,7 @@ describe('agent scenarios', () => {
     const sa = pod.spec!.serviceAccountName!;
     for (const [kind, name] of [['Pod', pod.metadata!.name!], ['ServiceAccount', sa]] as const) {
       const list = await eventually(async () => {
-        const evs = (await eventsFor(kind, name)).filter((e) => e.reason === reason && e.type === type);
+        const evs = (await eventsFor(kind, name, pod.metadata!.namespace)).filter((e) => e.reason === reason && e.type === type);
         return evs.length > 0 ? evs : undefined;
       }, `a ${type} ${reason} Event on ${kind} ${name}`, 10_000);
       assert.equal(list[0]!.source?.component, 'kube-irsa-agent');
@@ -145,9 +145,9 @@ describe('agent scenarios', () => {
     }
   }
 
-  async function expectHealthMetric(sa: string, reason: string, status: string, agent = agentA): Promise<void> {
+  async function expectHealthMetric(sa: string, reason: string, status: string, agent = agentA, namespace = ns): Promise<void> {
     const text = await agent.metrics();
-    assert.match(text, new RegExp(`kube_irsa_agent_serviceaccount_health\\{namespace="${ns}",serviceaccount="${sa}",reason="${reason}",status="${status}"\\} 1`));
+    assert.match(text, new RegExp(`kube_irsa_agent_serviceaccount_health\\{namespace="${namespace}",serviceaccount="${sa}",reason="${reason}",status="${status}"\\} 1`));
   }
 
   test('healthy: STS accepts the token; Normal Events; metric healthy', async () => {
@@ -243,11 +243,14 @@ describe('agent scenarios', () => {
   });
 
   test('a pod admitted without injection: PodNotMutated', async () => {
-    const pod = await setUp('not-mutated', { podLabels: { 'eks.amazonaws.com/skip-pod-identity-webhook': 'true' } });
-    assert.equal(pod.spec?.volumes?.some((v) => v.name === 'aws-iam-token') ?? false, false, 'the webhook skipped it');
+    // a namespace the webhook is not registered for (the skip label would opt the pod out of the agent's checks too)
+    const unhooked = await kube.createNamespace('unhooked');
+    await kube.createServiceAccount(unhooked, 'not-mutated', { 'eks.amazonaws.com/role-arn': role('not-mutated') });
+    const pod = await kube.createPod(unhooked, 'not-mutated-0', { serviceAccountName: 'not-mutated', nodeName: 'node-a', containers: [{ name: 'app', image: PAUSE_IMAGE }] });
+    assert.equal(pod.spec?.volumes?.some((v) => v.name === 'aws-iam-token') ?? false, false, 'the webhook never saw it');
     await verdict(pod, 'PodNotMutated');
     await expectEvents(pod, 'PodNotMutated', 'Warning', /has no web-identity token volume/);
-    await expectHealthMetric('not-mutated', 'PodNotMutated', 'misconfigured');
+    await expectHealthMetric('not-mutated', 'PodNotMutated', 'misconfigured', agentA, unhooked);
     assert.match(await agentA.metrics(), /kube_irsa_agent_pods_not_mutated [1-9]/);
   });
 

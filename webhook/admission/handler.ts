@@ -2,10 +2,8 @@
 // (dry runs included, since the webhook has no side effects); everything else passes untouched.
 // The same function serves the HTTP webhook and `kube-irsa mutate`.
 import type { Logger } from 'pino';
-import type { IdentityDefaults, ServiceAccountIdentity } from '../../shared/identity/annotations.ts';
-import type { IdentityMapping } from '../../shared/identity/config-map.ts';
-import type { ContainerCredentialsConfig } from '../../shared/identity/container-credentials.ts';
-import { resolveIdentity, type ResolvedIdentity } from '../../shared/identity/resolve.ts';
+import type { ResolvedIdentity } from '../../shared/identity/resolve.ts';
+import type { IdentityResolver } from '../../shared/identity/resolver.ts';
 import { buildPodPatch, type MutationSettings } from '../core/patch.ts';
 import { isObject, type PodLike } from '../core/pod.ts';
 import type { LookupOutcome } from '../../shared/identity/service-account-cache.ts';
@@ -14,12 +12,8 @@ import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse
 export type AdmissionOutcome = 'mutated' | 'unchanged' | 'no-identity' | 'not-a-pod-create' | 'rejected';
 
 export interface AdmissionDeps {
-  readonly serviceAccounts: {
-    get(namespace: string, name: string): Promise<{ identity: ServiceAccountIdentity | undefined; outcome: LookupOutcome }>;
-  };
-  readonly mapping: () => IdentityMapping;
-  readonly containerCredentials: () => ContainerCredentialsConfig;
-  readonly defaults: IdentityDefaults;
+  /** The one identity resolver the agent and the CLI ask too. */
+  readonly resolver: IdentityResolver;
   readonly settings: MutationSettings;
 }
 
@@ -49,19 +43,15 @@ export async function admit(req: AdmissionRequest, deps: AdmissionDeps): Promise
   }
   // the namespace of the request is authoritative (the object may not carry one yet)
   const namespace = req.namespace ?? (typeof pod.metadata?.namespace === 'string' ? pod.metadata.namespace : '');
-  const saName = typeof spec?.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : 'default';
-  const serviceAccount = `${namespace}/${saName}`;
-  const sa = await deps.serviceAccounts.get(namespace, saName);
-  const identity = resolveIdentity({
-    namespace, serviceAccountName: saName, serviceAccount: sa.identity,
-    mapping: deps.mapping(), containerCredentials: deps.containerCredentials(), defaults: deps.defaults,
-  });
-  if (!identity) return { response: allowed(req.uid), outcome: 'no-identity', identity, lookup: sa.outcome, serviceAccount };
+  const resolution = await deps.resolver.resolvePod(pod, namespace);
+  const { identity, lookup } = resolution;
+  const serviceAccount = `${namespace}/${resolution.serviceAccount}`;
+  if (!identity) return { response: allowed(req.uid), outcome: 'no-identity', identity, lookup, serviceAccount };
   const result = buildPodPatch({ pod, identity, ...(req.name !== undefined ? { requestName: req.name } : {}), requestUid: req.uid }, deps.settings);
   if (result.patch.length === 0) {
-    return { response: allowed(req.uid, result.warnings), outcome: 'unchanged', identity, lookup: sa.outcome, serviceAccount };
+    return { response: allowed(req.uid, result.warnings), outcome: 'unchanged', identity, lookup, serviceAccount };
   }
-  return { response: patched(req.uid, result.patch, result.warnings), outcome: 'mutated', identity, lookup: sa.outcome, serviceAccount };
+  return { response: patched(req.uid, result.patch, result.warnings), outcome: 'mutated', identity, lookup, serviceAccount };
 }
 
 /** Fields for the per-request log line; never the object itself. */

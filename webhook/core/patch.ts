@@ -9,6 +9,7 @@
 //   its variables is already set, and a container that has all three groups is left alone.
 import { posix } from 'node:path';
 import { annotationKey, clampTokenExpiration, DEFAULT_TOKEN_EXPIRATION_SECONDS, parseGoInt, ANNOTATION_SUFFIX } from '../../shared/identity/annotations.ts';
+import { ENV, INJECTED_ANNOTATION, injectedRecord, POD_IDENTITY_LABEL, type InjectedRecord } from '../../shared/identity/injection.ts';
 import type { ResolvedIdentity } from '../../shared/identity/resolve.ts';
 import { envNames, isObject, isWindowsPod, listOf, type ContainerLike, type PodLike } from './pod.ts';
 import { roleSessionNameFor } from './session-name.ts';
@@ -51,28 +52,6 @@ export interface MutationResult {
   /** What the pod now carries, as written to the injected annotation. */
   readonly injected: InjectedRecord;
 }
-
-export interface InjectedRecord {
-  readonly mode: ResolvedIdentity['mode'];
-  readonly roleArn?: string;
-  readonly audience: string;
-  readonly source: ResolvedIdentity['source'];
-}
-
-/** Annotation kube-irsa writes on every pod it mutates, read by the agent and by people. */
-export const INJECTED_ANNOTATION = 'kube-irsa.io/injected';
-export const POD_IDENTITY_LABEL = 'eks.amazonaws.com/pod-identity';
-
-export const ENV = {
-  stsRegionalEndpoints: 'AWS_STS_REGIONAL_ENDPOINTS',
-  defaultRegion: 'AWS_DEFAULT_REGION',
-  region: 'AWS_REGION',
-  roleArn: 'AWS_ROLE_ARN',
-  webIdentityTokenFile: 'AWS_WEB_IDENTITY_TOKEN_FILE',
-  roleSessionName: 'AWS_ROLE_SESSION_NAME',
-  containerCredentialsFullUri: 'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-  containerAuthorizationTokenFile: 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
-} as const;
 
 // container-credentials mode jitters the default 24 h expiration into [22 h, 24 h] so that pods
 // started together do not refresh together (the reference does the same)
@@ -157,9 +136,7 @@ export function buildPodPatch(req: MutationRequest, settings: MutationSettings):
   const tokenFile = tokenFilePath(volume, windows);
   const expirationSeconds = tokenExpiration(req, settings, warnings);
 
-  const injected: InjectedRecord = identity.mode === 'web-identity'
-    ? { mode: identity.mode, roleArn: identity.roleArn, audience, source: identity.source }
-    : { mode: identity.mode, audience, source: identity.source };
+  const injected = injectedRecord(identity, audience);
 
   if (!isObject(pod.metadata)) {
     // the API server always sends metadata; a raw object without it still gets a valid patch

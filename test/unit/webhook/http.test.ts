@@ -9,8 +9,7 @@ import fastJsonPatch from 'fast-json-patch';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { IdentityDefaults } from '../../../shared/identity/annotations.ts';
-import { IdentityMapping } from '../../../shared/identity/config-map.ts';
-import { ContainerCredentialsConfig } from '../../../shared/identity/container-credentials.ts';
+import { IdentityResolver } from '../../../shared/identity/resolver.ts';
 import { createWebhookMetrics } from '../../../webhook/metrics.ts';
 import { buildAdmissionApp, MAX_REVIEW_BYTES } from '../../../webhook/server.ts';
 import { ServiceAccountCache } from '../../../shared/identity/service-account-cache.ts';
@@ -37,7 +36,7 @@ function app() {
       https: { cert: '', key: '', minVersion: 'TLSv1.2' },
       logger, metrics, readiness: () => undefined,
       deps: {
-        serviceAccounts: cache, defaults, mapping: () => IdentityMapping.empty, containerCredentials: () => ContainerCredentialsConfig.empty,
+        resolver: new IdentityResolver({ serviceAccounts: cache, defaults }),
         settings: {
           annotationPrefix: 'eks.amazonaws.com', region: '', random: () => 0,
           webIdentity: { volumeName: 'aws-iam-token', tokenPath: 'token', mountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount' },
