@@ -10,7 +10,6 @@ import { ContainerCredentialsConfig, parseContainerCredentialsConfig } from '../
 import { admit } from './admission/handler.ts';
 import { buildWebhookConfig, ConfigError, WEBHOOK_FLAGS } from './config.ts';
 import { applyAddPatch } from './core/apply-patch.ts';
-import type { JsonPatchOperation } from './core/patch.ts';
 import { IdentityResolver } from '../shared/identity/resolver.ts';
 import { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 
@@ -114,12 +113,13 @@ export async function runMutate(argv: readonly string[], io: CommandIo = process
         resolver: new IdentityResolver({ serviceAccounts, mapping: () => mapping, containerCredentials: () => containerCredentials, defaults: config.identity }),
         settings: { ...config.mutation, random: Math.random },
       });
-      if (result.outcome === 'rejected') throw new InputError(`${v.pod}: ${result.response.status?.message ?? 'rejected'}`);
-      for (const w of result.response.warnings ?? []) io.stderr.write(`Warning: ${w}\n`);
+      const verdict = result.verdict;
+      if (!verdict.allowed) throw new InputError(`${v.pod}: ${verdict.message}`);
+      for (const w of verdict.warnings) io.stderr.write(`Warning: ${w}\n`);
       if (result.outcome === 'no-identity') {
         io.stderr.write(`pod ${meta.namespace ?? 'default'}/${meta.name ?? '(no name)'}: ServiceAccount ${result.serviceAccount ?? ''} has no AWS identity (no role annotation${v['service-account'].length === 0 ? ', and no --service-account file was given' : ''}); nothing to inject\n`);
       }
-      const patch = result.response.patch ? JSON.parse(Buffer.from(result.response.patch, 'base64').toString('utf8')) as JsonPatchOperation[] : [];
+      const patch = verdict.patch;
       io.stdout.write(`${JSON.stringify(v.output === 'pod' ? applyAddPatch(pod, patch) : patch, null, 2)}\n`);
     }
     return 0;

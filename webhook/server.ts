@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { fastifyLogging } from '../shared/http-server.ts';
 import type { Registry } from 'prom-client';
 import { admit, requestLogFields, type AdmissionDeps } from './admission/handler.ts';
-import { decodeReview, denied, encodeReview } from './admission/review.ts';
+import { decodeReview, deny, encodeReview } from './admission/review.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
 // A Pod is at most ~1.5 MiB (etcd's request limit); an AdmissionReview can carry it twice (object
@@ -78,10 +78,13 @@ export function buildAdmissionApp(opts: AdmissionAppOptions) {
   });
 
   // A bug must not look like a verdict: answer 500, so the API server applies the failure policy
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+  // (through the one encoder, so the answer still carries the request's uid and apiVersion/kind)
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) logger.error({ err: err.message, stack: err.stack }, 'admission failed unexpectedly');
-    void reply.code(status).type('application/json').send(JSON.stringify({ response: { uid: '', allowed: false, status: { metadata: {}, code: status, message: status === 500 ? 'internal error in kube-irsa' : err.message } } }));
+    const decoded = typeof req.body === 'string' ? decodeReview(req.body) : undefined;
+    const uid = decoded === undefined ? '' : decoded.ok ? decoded.request.uid : decoded.uid;
+    void reply.code(status).type('application/json').send(encodeReview(decoded?.typeMeta ?? {}, uid, deny(status === 500 ? 'internal error in kube-irsa' : err.message)));
   });
 
   app.post('/mutate', async (req, reply) => {
@@ -95,21 +98,22 @@ export function buildAdmissionApp(opts: AdmissionAppOptions) {
     if (!decoded.ok) {
       logger.warn({ reason: decoded.message }, 'malformed AdmissionReview');
       metrics.observeAdmission('rejected', Number(process.hrtime.bigint() - started) / 1e9, undefined, 0);
-      return encodeReview(decoded.typeMeta, denied(decoded.uid, decoded.message));
+      return encodeReview(decoded.typeMeta, decoded.uid, deny(decoded.message));
     }
     const result = await admit(decoded.request, opts.deps);
     // a per-request child logger costs a serialisation: build it only for lines that will be written
     const log = (level: 'debug' | 'warn') => (logger.isLevelEnabled(level) ? logger.child(requestLogFields(decoded.request)) : undefined);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    metrics.observeAdmission(result.outcome, seconds, result.identity?.mode, result.response.warnings?.length ?? 0);
+    const warnings = result.verdict.allowed ? result.verdict.warnings : [];
+    metrics.observeAdmission(result.outcome, seconds, result.identity?.mode, warnings.length);
     if (result.outcome === 'mutated') {
-      log('debug')?.debug({ serviceAccount: result.serviceAccount, mode: result.identity?.mode, roleArn: result.identity?.mode === 'web-identity' ? result.identity.roleArn : undefined, source: result.identity?.source, warnings: result.response.warnings }, 'pod mutated');
+      log('debug')?.debug({ serviceAccount: result.serviceAccount, mode: result.identity?.mode, roleArn: result.identity?.mode === 'web-identity' ? result.identity.roleArn : undefined, source: result.identity?.source, warnings }, 'pod mutated');
     } else if (result.outcome === 'rejected') {
-      log('warn')?.warn({ reason: result.response.status?.message }, 'admission request rejected');
+      log('warn')?.warn({ reason: result.verdict.allowed ? undefined : result.verdict.message }, 'admission request rejected');
     } else {
       log('debug')?.debug({ outcome: result.outcome, serviceAccount: result.serviceAccount, lookup: result.lookup }, 'pod not mutated');
     }
-    return encodeReview(decoded.typeMeta, result.response);
+    return encodeReview(decoded.typeMeta, decoded.request.uid, result.verdict);
   });
 
   app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));

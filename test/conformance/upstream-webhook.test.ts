@@ -17,6 +17,7 @@ import { resolveIdentity, type ResolvedIdentity } from '../../shared/identity/re
 import { ensureBinaries } from '../cluster/binaries.ts';
 import { INJECTED_ANNOTATION } from '../../shared/identity/injection.ts';
 import { buildPodPatch, type MutationSettings } from '../../webhook/core/patch.ts';
+import { applyPodOverrides } from '../../webhook/core/pod-overrides.ts';
 
 const CORPUS = path.join(await ensureBinaries(['reference-fixtures']), 'reference-fixtures');
 const T = 'testing.eks.amazonaws.com/';
@@ -82,7 +83,7 @@ function loadFixture(file: string): Fixture {
     expectedPatch: JSON.parse(a[`${T}expectedPatch`] ?? '[]') as fastJsonPatch.Operation[],
     settings,
     identity,
-    patch: buildPodPatch({ pod: pod, identity }, settings),
+    patch: buildPodPatch({ pod, overrides: applyPodOverrides(pod, identity, settings.annotationPrefix) }, settings),
   };
 }
 
@@ -136,7 +137,7 @@ describe('reference webhook fixtures', () => {
   test('a second pass over every result changes nothing', () => {
     for (const f of fixtures) {
       const once = apply(f.pod, f.patch.patch);
-      const again = buildPodPatch({ pod: once, identity: f.identity }, f.settings);
+      const again = buildPodPatch({ pod: once, overrides: applyPodOverrides(once, f.identity, f.settings.annotationPrefix) }, f.settings);
       assert.deepEqual(again.patch, [], `${f.name}: reinvocation yields an empty patch`);
     }
   });

@@ -111,8 +111,8 @@ describe('webhook, agent and doctor resolve the same identity and mode', () => {
       if (row.expect.audience) assert.equal(webhook?.mode === 'web-identity' && webhook.audience, row.expect.audience);
       if (row.expect.source) assert.equal(webhook?.source, row.expect.source);
       assert.equal(admitted.outcome, row.expect.mode ? 'mutated' : 'no-identity');
-      const patch = admitted.response.patch ? JSON.parse(Buffer.from(admitted.response.patch, 'base64').toString('utf8')) as never[] : [];
-      const running = applyAddPatch(s.pod, patch);
+      assert.ok(admitted.verdict.allowed);
+      const running = applyAddPatch(s.pod, admitted.verdict.patch);
 
       // the agent, on the pod the webhook produced
       const resolutions: Resolution[] = [];

@@ -6,8 +6,9 @@ import type { ResolvedIdentity } from '../../shared/identity/resolve.ts';
 import type { IdentityResolver } from '../../shared/identity/resolver.ts';
 import { buildPodPatch, type MutationSettings } from '../core/patch.ts';
 import { isObject, type PodLike } from '../core/pod.ts';
+import { applyPodOverrides } from '../core/pod-overrides.ts';
 import type { LookupOutcome } from '../../shared/identity/service-account-cache.ts';
-import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse } from './review.ts';
+import { allow, deny, type AdmissionRequest, type AdmissionVerdict } from './review.ts';
 
 export type AdmissionOutcome = 'mutated' | 'unchanged' | 'no-identity' | 'not-a-pod-create' | 'rejected';
 
@@ -18,7 +19,8 @@ export interface AdmissionDeps {
 }
 
 export interface AdmissionResult {
-  readonly response: AdmissionResponse;
+  /** What to answer, not yet encoded (the HTTP edge and `mutate` encode or print it). */
+  readonly verdict: AdmissionVerdict;
   readonly outcome: AdmissionOutcome;
   readonly identity: ResolvedIdentity | undefined;
   readonly lookup: LookupOutcome | undefined;
@@ -31,27 +33,28 @@ function isPodCreate(req: AdmissionRequest): boolean {
 
 export async function admit(req: AdmissionRequest, deps: AdmissionDeps): Promise<AdmissionResult> {
   const base = { identity: undefined, lookup: undefined, serviceAccount: undefined };
-  if (!isPodCreate(req)) return { ...base, response: allowed(req.uid), outcome: 'not-a-pod-create' };
+  if (!isPodCreate(req)) return { ...base, verdict: allow(), outcome: 'not-a-pod-create' };
   if (!isObject(req.object)) {
     const got = req.object === null || req.object === undefined ? 'nothing' : Array.isArray(req.object) ? 'an array' : `a ${typeof req.object}`;
-    return { ...base, response: denied(req.uid, `cannot read request.object as a Pod: expected an object, got ${got}`), outcome: 'rejected' };
+    return { ...base, verdict: deny(`cannot read request.object as a Pod: expected an object, got ${got}`), outcome: 'rejected' };
   }
   const pod = req.object as PodLike;
   const spec = pod.spec;
   if (!isObject(spec)) {
-    return { ...base, response: denied(req.uid, `cannot read request.object as a Pod: ${spec === undefined || spec === null ? 'it has no spec' : 'spec is not an object'}`), outcome: 'rejected' };
+    return { ...base, verdict: deny(`cannot read request.object as a Pod: ${spec === undefined || spec === null ? 'it has no spec' : 'spec is not an object'}`), outcome: 'rejected' };
   }
   // the namespace of the request is authoritative (the object may not carry one yet)
   const namespace = req.namespace ?? (typeof pod.metadata?.namespace === 'string' ? pod.metadata.namespace : '');
   const resolution = await deps.resolver.resolvePod(pod, namespace);
   const { identity, lookup } = resolution;
   const serviceAccount = `${namespace}/${resolution.serviceAccount}`;
-  if (!identity) return { response: allowed(req.uid), outcome: 'no-identity', identity, lookup, serviceAccount };
-  const result = buildPodPatch({ pod, identity, ...(req.name !== undefined ? { requestName: req.name } : {}), requestUid: req.uid }, deps.settings);
+  if (!identity) return { verdict: allow(), outcome: 'no-identity', identity, lookup, serviceAccount };
+  const overrides = applyPodOverrides(pod, identity, deps.settings.annotationPrefix);
+  const result = buildPodPatch({ pod, overrides, ...(req.name !== undefined ? { requestName: req.name } : {}), requestUid: req.uid }, deps.settings);
   if (result.patch.length === 0) {
-    return { response: allowed(req.uid, result.warnings), outcome: 'unchanged', identity, lookup, serviceAccount };
+    return { verdict: allow([], result.warnings), outcome: 'unchanged', identity, lookup, serviceAccount };
   }
-  return { response: patched(req.uid, result.patch, result.warnings), outcome: 'mutated', identity, lookup, serviceAccount };
+  return { verdict: allow(result.patch, result.warnings), outcome: 'mutated', identity, lookup, serviceAccount };
 }
 
 /** Fields for the per-request log line; never the object itself. */
