@@ -7,6 +7,7 @@ import type { IdentityResolver } from '../../shared/identity/resolver.ts';
 import { buildPodPatch, type MutationSettings } from '../core/patch.ts';
 import { isObject, type PodLike } from '../core/pod.ts';
 import { applyPodOverrides } from '../core/pod-overrides.ts';
+import { podShapeProblem } from '../core/pod-shape.ts';
 import type { LookupOutcome } from '../../shared/identity/service-account-cache.ts';
 import { allow, deny, type AdmissionRequest, type AdmissionVerdict } from './review.ts';
 
@@ -34,15 +35,9 @@ function isPodCreate(req: AdmissionRequest): boolean {
 export async function admit(req: AdmissionRequest, deps: AdmissionDeps): Promise<AdmissionResult> {
   const base = { identity: undefined, lookup: undefined, serviceAccount: undefined };
   if (!isPodCreate(req)) return { ...base, verdict: allow(), outcome: 'not-a-pod-create' };
-  if (!isObject(req.object)) {
-    const got = req.object === null || req.object === undefined ? 'nothing' : Array.isArray(req.object) ? 'an array' : `a ${typeof req.object}`;
-    return { ...base, verdict: deny(`cannot read request.object as a Pod: expected an object, got ${got}`), outcome: 'rejected' };
-  }
+  const problem = podShapeProblem(req.object);
+  if (problem) return { ...base, verdict: deny(`cannot read request.object as a Pod: ${problem}`), outcome: 'rejected' };
   const pod = req.object as PodLike;
-  const spec = pod.spec;
-  if (!isObject(spec)) {
-    return { ...base, verdict: deny(`cannot read request.object as a Pod: ${spec === undefined || spec === null ? 'it has no spec' : 'spec is not an object'}`), outcome: 'rejected' };
-  }
   // the namespace of the request is authoritative (the object may not carry one yet)
   const namespace = req.namespace ?? (typeof pod.metadata?.namespace === 'string' ? pod.metadata.namespace : '');
   const resolution = await deps.resolver.resolvePod(pod, namespace);
