@@ -148,6 +148,11 @@ export class Agent {
     return this.verdicts.shown(`${namespace}/${name}`);
   }
 
+  /** When the pod is due for its next check (undefined: not scheduled, or being checked now). */
+  nextCheckAt(namespace: string, name: string): number | undefined {
+    return this.scheduler.dueAt(`${namespace}/${name}`);
+  }
+
   /** Waits until everything due is checked and its Events are sent (for tests and shutdown). */
   async settle(): Promise<void> {
     await this.whenIdle(() => this.scheduler.idle);

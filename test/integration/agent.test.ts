@@ -221,7 +221,8 @@ describe('agent scenarios', () => {
 
   test('an unreadable token file: TokenUnreadable, once the kubelet had time to mount it', async () => {
     const pod = await setUp('unreadable', { token: 'none' });
-    await new Promise((r) => setTimeout(r, 1500));
+    // checked and told to wait: only a finished check puts the next one in the future
+    await eventually(() => ((agentA.running.agent.nextCheckAt(ns, 'unreadable-0') ?? 0) > Date.now() ? true : undefined), 'the first check of the pod without a token', 10_000, 20);
     assert.equal(agentA.running.agent.podVerdict(ns, 'unreadable-0'), undefined, 'no verdict while the token may still be on its way');
     await verdict(pod, 'TokenUnreadable');
     await expectEvents(pod, 'TokenUnreadable', 'Warning', /cannot read .*kubernetes\.io~projected\/aws-iam-token\/token \(ENOENT\)/);
