@@ -1,6 +1,7 @@
 // The webhook's HTTP surface, as fastify apps that never listen by themselves (main.ts does, tests
 // use inject()): the HTTPS admission app (/mutate, /healthz, /readyz) and the plain-HTTP metrics
 // app (/metrics and, on request, the reference's debug cache dump).
+import type { Duplex } from 'node:stream';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { fastifyLogging } from '../shared/http-server.ts';
@@ -29,11 +30,34 @@ export interface AdmissionAppOptions {
   readonly maxInFlight?: number;
 }
 
+/** What a connection-level failure answers, as fastify's default handler does; none for HPE_PAUSED (see below). */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, string>> = { ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout', HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large' };
+
+/**
+ * A connection Node's HTTP parser gave up on. Fastify logs these at trace and closes the socket, so
+ * admissions queued behind the failure vanish without a word; here the cause is logged. HPE_PAUSED
+ * is Node's own failure with pipelined requests over TLS (docs/upstream/node-https-pipelining.md):
+ * no status line is written for it, since the client would take it for the next request's answer.
+ */
+export function connectionErrorHandler(logger: Logger) {
+  return (err: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const fields = { code: err.code, cause: err.message, bytesParsed: err.bytesParsed, ...(err.code === 'HPE_PAUSED' ? { see: 'docs/upstream/node-https-pipelining.md' } : {}) };
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') logger.info(fields, 'connection closed: request timeout');
+    else logger.warn(fields, 'connection closed by an HTTP parse error; requests still queued on it get no answer');
+    if (socket.writable && err.code !== 'HPE_PAUSED') {
+      socket.write(`HTTP/1.1 ${CLIENT_ERROR_STATUS[err.code ?? ''] ?? '400 Bad Request'}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    }
+    socket.destroy(err);
+  };
+}
+
 export function buildAdmissionApp(opts: AdmissionAppOptions) {
   const { logger, metrics } = opts;
   const app = Fastify({
     https: { ...opts.https },
     ...fastifyLogging(logger, 'admission'),
+    clientErrorHandler: connectionErrorHandler(logger),
     bodyLimit: MAX_REVIEW_BYTES,
     // the API server gives a webhook at most 30 s; a request still open after that is stuck
     requestTimeout: 30_000,
