@@ -6,7 +6,7 @@ import { decodeToken, type TokenClaims } from '../../shared/oidc/jwt.ts';
 import type { TokenCheckResult } from '../check-token.ts';
 import type { PodFinding } from '../core/pod-checks.ts';
 import { REASONS, type Reason, type Verdict } from '../core/reasons.ts';
-import { checkTokenStatically } from '../core/verdicts.ts';
+import { checkTokenStatically, type StaticOutcome } from '../core/verdicts.ts';
 import type { TokenRead } from '../token-source.ts';
 import type { NextCheck } from './schedule.ts';
 
@@ -53,6 +53,8 @@ export interface HealthRequest {
   readonly issuer: string;
   /** The key the token was signed with: a new key means the cached health no longer applies. */
   readonly kid: string | undefined;
+  /** The token's static checks as run here, so the identity check does not run them again. */
+  readonly statics: StaticOutcome;
 }
 
 export type Decision =
@@ -97,7 +99,7 @@ export function evaluate(facts: Facts, policy: EvaluatePolicy): Decision {
   if (!health) {
     return {
       kind: 'need-health',
-      request: { token: read.token, roleArn: web.roleArn, audience: web.audience, issuer: String(statics.facts?.claims.iss ?? ''), kid: statics.facts?.kid ?? safeKid(read.token) },
+      request: { token: read.token, roleArn: web.roleArn, audience: web.audience, issuer: String(statics.facts?.claims.iss ?? ''), kid: statics.facts?.kid ?? safeKid(read.token), statics },
     };
   }
   const result = health.result;

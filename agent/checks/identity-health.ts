@@ -31,7 +31,7 @@ export function identityHealth(opts: IdentityHealthOptions): IdentityHealthCheck
     const cached = cache.fresh(identityKeyString(id), request.kid, now);
     if (cached) return { result: cached.current, nextCheckAt: cached.nextCheckAt, ran: false };
     const probe = (): Promise<TokenCheckResult> => checkIdentityToken({
-      token: request.token, roleArn: request.roleArn, audience: request.audience, region, nowSeconds: Math.floor(now / 1000), prober: opts.prober,
+      token: request.token, roleArn: request.roleArn, audience: request.audience, region, nowSeconds: Math.floor(now / 1000), prober: opts.prober, statics: request.statics,
     });
     const checked = await cache.check(id, request.kid, () => clock.now(), async () =>
       fleet ? fleet.resolve(id, request.kid, probe) : { result: await probe(), probedHere: true });

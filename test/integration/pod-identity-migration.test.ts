@@ -21,15 +21,10 @@ import { startWebhookHarness, TEST_NAMESPACE_LABEL, waitForMutation, type Webhoo
 const ROLE = 'arn:aws:iam::111122223333:role/migrating';
 
 describe('IRSA + Pod Identity migration', () => {
-  let cp: ControlPlane;
-  let kube: KubeHelpers;
-  let hook: WebhookHarness;
-  let agent: RunningAgent;
-  let dir: string;
-  let ns: string;
-  let plainNs: string;
-  let associations: string;
-  let stsEndpoint: string;
+  // the cluster and the webhook, shared by the test; the agent is started inside it
+  let cp: ControlPlane, kube: KubeHelpers, hook: WebhookHarness, agent: RunningAgent | undefined;
+  // the webhook's namespace, one it does not serve, and the association file both read
+  let ns: string, plainNs: string, dir: string, associations: string, stsEndpoint: string;
 
   before(async () => {
     cp = await startControlPlane();
@@ -71,11 +66,12 @@ describe('IRSA + Pod Identity migration', () => {
       `--sts-endpoint=${stsEndpoint}`, '--region=us-west-2', '--port=0', '--bind-address=127.0.0.1',
       `--watch-container-credentials-config=${associations}`,
     ]);
-    agent = await startAgent(buildAgentConfig(values).config, logs.logger, () => 0.5);
-    await eventually(() => agent.agent.podVerdict(plainNs, 'app-0'), 'the control pod to be checked');
-    await agent.agent.settle();
-    assert.equal(agent.agent.podVerdict(plainNs, 'app-0')?.reason, 'PodNotMutated', 'the control pod is reported');
-    assert.equal(agent.agent.podVerdict(ns, 'app-0'), undefined, 'the migrating pod has nothing wrong');
+    const running = await startAgent(buildAgentConfig(values).config, logs.logger, () => 0.5);
+    agent = running;
+    await eventually(() => running.agent.podVerdict(plainNs, 'app-0'), 'the control pod to be checked');
+    await running.agent.settle();
+    assert.equal(running.agent.podVerdict(plainNs, 'app-0')?.reason, 'PodNotMutated', 'the control pod is reported');
+    assert.equal(running.agent.podVerdict(ns, 'app-0'), undefined, 'the migrating pod has nothing wrong');
     const events = await kube.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.kind=Pod,involvedObject.name=app-0' });
     assert.deepEqual(events.items.filter((e) => e.reason === 'PodNotMutated'), []);
 

@@ -11,6 +11,7 @@ import { checkPodIdentity, type PodCheckDeps } from '../../../agent/checks/pod-c
 import { backoffDelay, nextCheckDelay, PodScheduler, type Clock } from '../../../agent/checks/schedule.ts';
 import type { AgentPod } from '../../../agent/core/pod-checks.ts';
 import { REASONS, type Reason } from '../../../agent/core/reasons.ts';
+import { checkTokenStatically } from '../../../agent/core/verdicts.ts';
 import type { EventObject, EventType } from '../../../agent/event-recorder.ts';
 import { HealthCache } from '../../../agent/health-cache.ts';
 import type { IdentityProber } from '../../../agent/identity-prober.ts';
@@ -102,9 +103,11 @@ describe('evaluate: from facts to a decision', () => {
   });
   test('a good token asks for the identity\'s health with its issuer and key id', () => {
     const token = jwt({}, 'key-7');
-    assert.deepEqual(evaluate(facts({ token: { ok: true, token } }), policy), {
-      kind: 'need-health', request: { token, roleArn: ROLE, audience: 'sts.amazonaws.com', issuer: 'https://issuer.example', kid: 'key-7' },
-    });
+    const d = evaluate(facts({ token: { ok: true, token } }), policy);
+    assert.ok(d.kind === 'need-health');
+    const { statics, ...request } = d.request;
+    assert.deepEqual(request, { token, roleArn: ROLE, audience: 'sts.amazonaws.com', issuer: 'https://issuer.example', kid: 'key-7' });
+    assert.ok(statics.ok, 'the static checks travel with the request, so the identity check does not repeat them');
   });
   test('a malformed role ARN is left to the identity check (shared by every pod)', () => {
     const d = evaluate(facts({ identity: { ...web, roleArn: 'not-an-arn' }, token: { ok: true, token: jwt({}) } }), policy);
@@ -333,7 +336,8 @@ describe('IRSAChecks: written or removed', () => {
       cache, prober, fleet: fleet as never, clock, logger, hasIdentity: () => true,
       metrics: { setCacheSize: () => undefined, observeProbe: () => undefined },
     });
-    const request = { token: jwt({}), roleArn: ROLE, audience: 'sts.amazonaws.com', issuer: 'https://issuer.example', kid: 'k1' };
+    const token = jwt({});
+    const request = { token, roleArn: ROLE, audience: 'sts.amazonaws.com', issuer: 'https://issuer.example', kid: 'k1', statics: checkTokenStatically(token, 'sts.amazonaws.com', ROLE, NOW / 1000) };
     const first = await check('ns', 'app', request, undefined);
     const second = await check('ns', 'app', request, undefined);
     assert.equal(calls.resolve, 1);
