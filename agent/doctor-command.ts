@@ -82,22 +82,27 @@ export async function runDoctor(argv: readonly string[], io: CommandIo = process
     io.stderr.write(problems.map((p) => `kube-irsa doctor: ${p}\n`).join(''));
     return 1;
   }
+  const result = await checkOnce(v, caPems, token, v['role-arn'], v.audience);
+  if (v.output === 'json') {
+    io.stdout.write(`${JSON.stringify({
+      reason: result.reason, verdict: result.verdict, detail: result.detail, roleArn: v['role-arn'], audience: v.audience,
+      token: result.claims ? { iss: result.claims.iss, sub: result.claims.sub, aud: result.claims.aud, exp: result.claims.exp } : null,
+      steps: result.steps, ...(result.stsError ? { sts: result.stsError } : {}), meaning: REASONS[result.reason].meaning,
+    }, null, 2)}\n`);
+  } else {
+    io.stdout.write(renderReport(result, v['role-arn'], v.audience));
+  }
+  return EXIT_CODES[result.verdict];
+}
+
+/** The agent's checks of one token and role (checkIdentityToken), with a prober made for this one run. */
+async function checkOnce(v: Pick<DoctorValues, 'region' | 'sts-endpoint'>, caPems: readonly string[], token: string, roleArn: string, audience: string): Promise<TokenCheckResult> {
   const prober = new IdentityProber({
     nodeName: 'doctor', defaultRegion: v.region || process.env.AWS_REGION || 'us-east-1',
     stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems: caPems, limiter: new RateLimiter(5),
   });
   try {
-    const result = await checkIdentityToken({ token, roleArn: v['role-arn'], audience: v.audience, region: undefined, nowSeconds: Math.floor(Date.now() / 1000), prober });
-    if (v.output === 'json') {
-      io.stdout.write(`${JSON.stringify({
-        reason: result.reason, verdict: result.verdict, detail: result.detail, roleArn: v['role-arn'], audience: v.audience,
-        token: result.claims ? { iss: result.claims.iss, sub: result.claims.sub, aud: result.claims.aud, exp: result.claims.exp } : null,
-        steps: result.steps, ...(result.stsError ? { sts: result.stsError } : {}), meaning: REASONS[result.reason].meaning,
-      }, null, 2)}\n`);
-    } else {
-      io.stdout.write(renderReport(result, v['role-arn'], v.audience));
-    }
-    return EXIT_CODES[result.verdict];
+    return await checkIdentityToken({ token, roleArn, audience, region: undefined, nowSeconds: Math.floor(Date.now() / 1000), prober });
   } finally {
     prober.close();
   }
@@ -195,16 +200,7 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
     io.stderr.write(`kube-irsa doctor: cannot mint a token for ${target} (TokenRequest): the API server returned no token\n`);
     return 1;
   }
-  const prober = new IdentityProber({
-    nodeName: 'doctor', defaultRegion: v.region || process.env.AWS_REGION || 'us-east-1',
-    stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems: caPems, limiter: new RateLimiter(5),
-  });
-  let result: TokenCheckResult;
-  try {
-    result = await checkIdentityToken({ token, roleArn: identity.roleArn, audience: identity.audience, region: undefined, nowSeconds: Math.floor(Date.now() / 1000), prober });
-  } finally {
-    prober.close();
-  }
+  const result = await checkOnce(v, caPems, token, identity.roleArn, identity.audience);
   // both are extras: without the CRD or the right to read Events the report still stands
   const shared = await client.get<IRSACheck>(irsaCheckPath(namespace, name)).then((o) => o.status, () => undefined);
   const events: Event[] = await client.get<ObjectList<Event>>(corePath('namespaces', namespace, 'events'), { fieldSelector: `involvedObject.kind=ServiceAccount,involvedObject.name=${name}` })
