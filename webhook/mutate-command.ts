@@ -1,5 +1,5 @@
 // `kube-irsa mutate`: what the webhook would do to a pod, offline. The same admission path as the
-// webhook (admit → resolveIdentity → buildPodPatch), fed from files instead of the API server.
+// webhook (admit → IdentityResolver → applyPodOverrides → buildPodPatch), fed from files instead of the API server.
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import pino from 'pino';
