@@ -4,26 +4,33 @@
 // Fields kube-irsa does not read are not looked at; null stands for absent, as in Kubernetes JSON.
 import { isObject } from './pod.ts';
 
-type Check = (v: unknown, at: string) => string | undefined;
+/** A problem found below a field: the path inside it (built only on the way out of a failure) and what is wrong. */
+interface Problem {
+  readonly path: string;
+  readonly message: string;
+}
+type Check = (v: unknown) => Problem | undefined;
 
 const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
 const absent = (v: unknown): boolean => v === undefined || v === null;
+const at = (path: string, p: Problem | undefined): Problem | undefined => (p ? { path: `${path}${p.path}`, message: p.message } : undefined);
 
-const string: Check = (v, at) => (absent(v) || typeof v === 'string' ? undefined : `${at} must be a string, not ${kindOf(v)}`);
+const string: Check = (v) => (absent(v) || typeof v === 'string' ? undefined : { path: '', message: `must be a string, not ${kindOf(v)}` });
 
-const stringMap: Check = (v, at) => {
+const stringMap: Check = (v) => {
   if (absent(v)) return undefined;
-  if (!isObject(v)) return `${at} must be an object of strings, not ${kindOf(v)}`;
-  for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') return `${at}["${k}"] must be a string, not ${kindOf(x)}`;
+  if (!isObject(v)) return { path: '', message: `must be an object of strings, not ${kindOf(v)}` };
+  for (const k in v) if (typeof v[k] !== 'string') return { path: `["${k}"]`, message: `must be a string, not ${kindOf(v[k])}` };
   return undefined;
 };
 
 function object(fields: Readonly<Record<string, Check>>): Check {
-  return (v, at) => {
+  const checks = Object.entries(fields);
+  return (v) => {
     if (absent(v)) return undefined;
-    if (!isObject(v)) return `${at} must be an object, not ${kindOf(v)}`;
-    for (const [name, check] of Object.entries(fields)) {
-      const problem = check(v[name], `${at}.${name}`);
+    if (!isObject(v)) return { path: '', message: `must be an object, not ${kindOf(v)}` };
+    for (const [name, check] of checks) {
+      const problem = v[name] === undefined ? undefined : at(`.${name}`, check(v[name]));
       if (problem) return problem;
     }
     return undefined;
@@ -31,11 +38,13 @@ function object(fields: Readonly<Record<string, Check>>): Check {
 }
 
 function list(item: Check): Check {
-  return (v, at) => {
+  return (v) => {
     if (absent(v)) return undefined;
-    if (!Array.isArray(v)) return `${at} must be a list, not ${kindOf(v)}`;
-    for (const [i, x] of (v as unknown[]).entries()) {
-      const problem = absent(x) ? `${at}[${i}] must be an object, not ${kindOf(x)}` : item(x, `${at}[${i}]`);
+    if (!Array.isArray(v)) return { path: '', message: `must be a list, not ${kindOf(v)}` };
+    const items = v as unknown[];
+    for (let i = 0; i < items.length; i++) {
+      const x = items[i];
+      const problem = absent(x) ? { path: `[${i}]`, message: `must be an object, not ${kindOf(x)}` } : at(`[${i}]`, item(x));
       if (problem) return problem;
     }
     return undefined;
@@ -71,5 +80,6 @@ export function podShapeProblem(pod: unknown): string | undefined {
   if (!isObject(pod)) return `expected an object, got ${pod === null || pod === undefined ? 'nothing' : kindOf(pod).replace(/^a list$/, 'an array')}`;
   if (absent(pod.spec)) return 'it has no spec';
   if (!isObject(pod.spec)) return 'spec is not an object';
-  return metadata(pod.metadata, 'metadata') ?? spec(pod.spec, 'spec');
+  const problem = at('metadata', metadata(pod.metadata)) ?? at('spec', spec(pod.spec));
+  return problem ? `${problem.path} ${problem.message}` : undefined;
 }
