@@ -50,6 +50,18 @@ export default tseslint.config(
     },
   },
   {
+    // the agent's decisions stay pure: facts in, decisions out; watches and the API client are the
+    // wiring's business (agent.ts), so checks/ and report/ are unit-tested with fakes
+    files: ['agent/checks/**/*.ts', 'agent/report/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/webhook/**', '**/test/**'], message: 'the agent must not depend on the webhook (share through shared/) or on tests.' },
+        { group: ['@kubernetes/client-node'], message: 'product code talks to the API server through shared/kube/client.ts (client-node costs ~60 MiB per process; tests only).' },
+        { group: ['**/shared/kube/**', '**/agent/watch/**', '**/agent/agent.ts', 'node:fs', 'node:fs/promises', 'node:http', 'node:https'], allowTypeImports: true, message: 'agent/checks and agent/report decide; I/O is injected (see docs/architecture.md).' },
+      ] }],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -2,7 +2,7 @@
 // the role ARN, the issuer's keys from here, then STS. The agent and `kube-irsa doctor` both run it.
 import type { TokenClaims } from '../shared/oidc/jwt.ts';
 import { REASONS, type Reason, type Verdict } from './core/reasons.ts';
-import { checkTokenStatically } from './core/verdicts.ts';
+import { checkTokenStatically, type StaticOutcome } from './core/verdicts.ts';
 import type { IdentityProber } from './identity-prober.ts';
 
 export interface CheckStep {
@@ -30,6 +30,8 @@ export interface TokenCheckInput {
   readonly region: string | undefined;
   readonly nowSeconds: number;
   readonly prober: IdentityProber;
+  /** The static checks of this token, when the caller already ran them (the agent does, per pod). */
+  readonly statics?: StaticOutcome;
 }
 
 const STEP_NAMES = ['token is a JWT with the expected audience and not expired', 'role ARN is well-formed', 'issuer discovery, JWKS and signature', 'STS AssumeRoleWithWebIdentity'] as const;
@@ -42,7 +44,7 @@ function finish(reason: Reason, detail: string, steps: CheckStep[], claims: Toke
 
 export async function checkIdentityToken(i: TokenCheckInput): Promise<TokenCheckResult> {
   const steps: CheckStep[] = [];
-  const s = checkTokenStatically(i.token, i.audience, i.roleArn, i.nowSeconds);
+  const s = i.statics ?? checkTokenStatically(i.token, i.audience, i.roleArn, i.nowSeconds);
   const claims = s.facts?.claims;
   if (!s.ok && s.reason !== 'InvalidRoleArn') {
     steps.push({ name: STEP_NAMES[0], status: 'fail', detail: s.detail });

@@ -39,6 +39,8 @@ export interface AgentConfig {
   readonly identity: IdentityDefaults;
   readonly watchConfigMap: boolean;
   readonly configMapNamespace: string;
+  /** The EKS Pod Identity association file (--watch-container-credentials-config); '' when none. */
+  readonly containerCredentialsFile: string;
   readonly tokenSource: 'kubelet' | 'token-request';
   readonly kubeletRootDir: string;
   readonly region: string;
@@ -91,7 +93,7 @@ export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = pr
     notices,
     config: Object.freeze({
       nodeName, kubeconfig: v.kubeconfig, kubeApi: v['kube-api'], identity,
-      watchConfigMap: v['watch-config-map'], configMapNamespace: v.namespace,
+      watchConfigMap: v['watch-config-map'], configMapNamespace: v.namespace, containerCredentialsFile: v['watch-container-credentials-config'],
       tokenSource: v['token-source'] as AgentConfig['tokenSource'], kubeletRootDir: v['kubelet-root-dir'],
       region, stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems,
       recheckIntervalMs: v['recheck-interval'], misconfiguredRecheckIntervalMs: v['misconfigured-recheck-interval'], retryIntervalMs: v['retry-interval'], tokenWaitMs: v['token-wait'],

@@ -2,16 +2,18 @@
 // step by step with the reason and the fix. Exit 0 healthy, 2 misconfigured, 3 inconclusive,
 // 1 bad usage.
 import { readFile } from 'node:fs/promises';
+import pino from 'pino';
 import { parseCommandLine, processIo, type Command, type CommandIo } from '../shared/cli/command.ts';
 import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
-import { parseServiceAccountAnnotations, type IdentityDefaults } from '../shared/identity/annotations.ts';
+import type { IdentityDefaults } from '../shared/identity/annotations.ts';
 import { IdentityMapping, MAPPING_CONFIG_KEY, MAPPING_CONFIG_MAP_NAME, parseIdentityMapping } from '../shared/identity/config-map.ts';
 import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
+import { readContainerCredentialsFile } from '../shared/identity/container-credentials-source.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
-import { resolveIdentity } from '../shared/identity/resolve.ts';
+import { IdentityResolver } from '../shared/identity/resolver.ts';
 import { describeKubeError, loadKubeClient, statusOf, type KubeClient } from '../shared/kube/client.ts';
 import { corePath, type ConfigMap, type Event, type ObjectList, type ServiceAccount } from '../shared/kube/objects.ts';
-import { readServiceAccount } from '../shared/identity/service-account-cache.ts';
+import { readServiceAccount, ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 import { KUBE_FLAGS } from '../shared/kube/flags.ts';
 import { readIssuerCaFiles } from './config.ts';
 import { checkIdentityToken, type TokenCheckResult } from './check-token.ts';
@@ -80,25 +82,37 @@ export async function runDoctor(argv: readonly string[], io: CommandIo = process
     io.stderr.write(problems.map((p) => `kube-irsa doctor: ${p}\n`).join(''));
     return 1;
   }
+  const result = await checkOnce(v, caPems, token, v['role-arn'], v.audience);
+  if (v.output === 'json') {
+    io.stdout.write(`${JSON.stringify({
+      reason: result.reason, verdict: result.verdict, detail: result.detail, roleArn: v['role-arn'], audience: v.audience,
+      token: result.claims ? { iss: result.claims.iss, sub: result.claims.sub, aud: result.claims.aud, exp: result.claims.exp } : null,
+      steps: result.steps, ...(result.stsError ? { sts: result.stsError } : {}), meaning: REASONS[result.reason].meaning,
+    }, null, 2)}\n`);
+  } else {
+    io.stdout.write(renderReport(result, v['role-arn'], v.audience));
+  }
+  return EXIT_CODES[result.verdict];
+}
+
+/** The agent's checks of one token and role (checkIdentityToken), with a prober made for this one run. */
+async function checkOnce(v: Pick<DoctorValues, 'region' | 'sts-endpoint'>, caPems: readonly string[], token: string, roleArn: string, audience: string): Promise<TokenCheckResult> {
   const prober = new IdentityProber({
     nodeName: 'doctor', defaultRegion: v.region || process.env.AWS_REGION || 'us-east-1',
     stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems: caPems, limiter: new RateLimiter(5),
   });
   try {
-    const result = await checkIdentityToken({ token, roleArn: v['role-arn'], audience: v.audience, region: undefined, nowSeconds: Math.floor(Date.now() / 1000), prober });
-    if (v.output === 'json') {
-      io.stdout.write(`${JSON.stringify({
-        reason: result.reason, verdict: result.verdict, detail: result.detail, roleArn: v['role-arn'], audience: v.audience,
-        token: result.claims ? { iss: result.claims.iss, sub: result.claims.sub, aud: result.claims.aud, exp: result.claims.exp } : null,
-        steps: result.steps, ...(result.stsError ? { sts: result.stsError } : {}), meaning: REASONS[result.reason].meaning,
-      }, null, 2)}\n`);
-    } else {
-      io.stdout.write(renderReport(result, v['role-arn'], v.audience));
-    }
-    return EXIT_CODES[result.verdict];
+    return await checkIdentityToken({ token, roleArn, audience, region: undefined, nowSeconds: Math.floor(Date.now() / 1000), prober });
   } finally {
     prober.close();
   }
+}
+
+/** The resolver the webhook and the agent use, fed with what doctor read: one ServiceAccount, the mapping, the associations. */
+export function doctorResolver(sa: ServiceAccount, defaults: IdentityDefaults, mapping: IdentityMapping, associations: ContainerCredentialsConfig): IdentityResolver {
+  const serviceAccounts = new ServiceAccountCache({ defaults, read: undefined, gracePeriodMs: 0, logger: pino({ level: 'silent' }) });
+  serviceAccounts.upsert(`${sa.metadata?.namespace ?? ''}/${sa.metadata?.name ?? ''}`, serviceAccounts.parse(sa));
+  return new IdentityResolver({ serviceAccounts, defaults, mapping: () => mapping, containerCredentials: () => associations });
 }
 
 export const doctorCommand: Command = {
@@ -157,10 +171,20 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
       if (statusOf(err) !== 404) io.stderr.write(`Warning: cannot read the mapping ConfigMap: ${describeKubeError(err)}\n`);
     }
   }
-  const identity = resolveIdentity({
-    namespace, serviceAccountName: name, serviceAccount: parseServiceAccountAnnotations(sa.metadata?.annotations, defaults, `ServiceAccount ${target}`),
-    mapping, containerCredentials: ContainerCredentialsConfig.empty, defaults,
-  });
+  let associations = ContainerCredentialsConfig.empty;
+  const associationsFile = v['watch-container-credentials-config'];
+  if (associationsFile !== '') {
+    const parsed = await readContainerCredentialsFile(associationsFile, (err) => io.stderr.write(`Warning: cannot read the container-credentials file ${associationsFile}: ${err}\n`));
+    if (parsed.ok) associations = parsed.config;
+    else io.stderr.write(`Warning: the container-credentials file ${associationsFile} is broken (${parsed.errors.join('; ')}); ignoring it\n`);
+  }
+  const { identity } = await doctorResolver(sa, defaults, mapping, associations).resolve(namespace, name);
+  if (identity?.mode === 'container-credentials') {
+    // the webhook injects EKS Pod Identity in preference to a role; the agent has nothing to check
+    if (v.output === 'json') io.stdout.write(`${JSON.stringify({ serviceAccount: target, identity: { mode: identity.mode, source: identity.source }, verdict: 'healthy' }, null, 2)}\n`);
+    else io.stdout.write(`ServiceAccount: ${target} (container credentials: an EKS Pod Identity association)\nThe webhook injects AWS_CONTAINER_CREDENTIALS_FULL_URI, not a web-identity token; the web-identity checks do not apply.\n`);
+    return EXIT_CODES.healthy;
+  }
   if (identity?.mode !== 'web-identity') {
     io.stderr.write(`kube-irsa doctor: ServiceAccount ${target} has no AWS role (no ${defaults.annotationPrefix}/role-arn annotation${v['watch-config-map'] ? ' and no ConfigMap entry' : ''}); nothing to check\n`);
     return 1;
@@ -176,16 +200,7 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
     io.stderr.write(`kube-irsa doctor: cannot mint a token for ${target} (TokenRequest): the API server returned no token\n`);
     return 1;
   }
-  const prober = new IdentityProber({
-    nodeName: 'doctor', defaultRegion: v.region || process.env.AWS_REGION || 'us-east-1',
-    stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems: caPems, limiter: new RateLimiter(5),
-  });
-  let result: TokenCheckResult;
-  try {
-    result = await checkIdentityToken({ token, roleArn: identity.roleArn, audience: identity.audience, region: undefined, nowSeconds: Math.floor(Date.now() / 1000), prober });
-  } finally {
-    prober.close();
-  }
+  const result = await checkOnce(v, caPems, token, identity.roleArn, identity.audience);
   // both are extras: without the CRD or the right to read Events the report still stands
   const shared = await client.get<IRSACheck>(irsaCheckPath(namespace, name)).then((o) => o.status, () => undefined);
   const events: Event[] = await client.get<ObjectList<Event>>(corePath('namespaces', namespace, 'events'), { fieldSelector: `involvedObject.kind=ServiceAccount,involvedObject.name=${name}` })

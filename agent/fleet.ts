@@ -7,7 +7,8 @@ import { describeKubeError, statusOf, type KubeClient } from '../shared/kube/cli
 import { apiPath, type ObjectList } from '../shared/kube/objects.ts';
 import type { TokenCheckResult } from './check-token.ts';
 import { REASONS, type Reason } from './core/reasons.ts';
-import { nextCheckDelay, type IdentityKey, type SchedulePolicy } from './health-cache.ts';
+import type { IdentityKey } from './health-cache.ts';
+import { nextCheckDelay, nextStreak, type SchedulePolicy } from './checks/schedule.ts';
 
 export const IRSACHECK = { group: 'kube-irsa.io', version: 'v1alpha1', plural: 'irsachecks', kind: 'IRSACheck' } as const;
 
@@ -172,7 +173,7 @@ export class FleetCoordinator {
     let current = obj;
     for (let attempt = 0; attempt < 5; attempt++) {
       const prev = current.status ?? {};
-      const streak = prev.lastProbe?.reason === result.reason ? (prev.streak ?? 0) + 1 : 1;
+      const streak = nextStreak({ reason: prev.lastProbe?.reason, streak: prev.streak }, result.reason);
       const now = Date.now();
       const nextCheckAt = now + nextCheckDelay(result.verdict, streak, this.opts.policy, this.opts.random ?? Math.random);
       const conclusive = result.verdict !== 'inconclusive';

@@ -3,8 +3,9 @@
 // ones back off from their own interval and inconclusive ones from the (shorter) retry interval,
 // both doubling but never beyond the recheck interval, so a fix is seen within one interval.
 // Concurrent checks of one identity share one run.
-import type { Reason, Verdict } from './core/reasons.ts';
+import type { Reason } from './core/reasons.ts';
 import type { TokenCheckResult } from './check-token.ts';
+import { nextCheckDelay, nextStreak, type SchedulePolicy } from './checks/schedule.ts';
 
 export interface IdentityKey {
   readonly namespace: string;
@@ -18,8 +19,6 @@ export interface IdentityHealth {
   readonly key: string;
   readonly id: IdentityKey;
   current: TokenCheckResult | undefined;
-  /** The last healthy or misconfigured result: inconclusive results never replace it. */
-  lastConclusive: TokenCheckResult | undefined;
   checkedAt: number;
   nextCheckAt: number;
   /** How many checks in a row gave the current verdict (for backoff). */
@@ -36,27 +35,9 @@ export interface CheckRun {
   readonly streak?: number;
 }
 
-export interface SchedulePolicy {
-  readonly recheckIntervalMs: number;
-  readonly misconfiguredRecheckIntervalMs: number;
-  readonly retryIntervalMs: number;
-}
 
 export function identityKeyString(id: IdentityKey): string {
   return [id.namespace, id.serviceAccount, id.roleArn, id.audience, id.issuer].join('\u0000');
-}
-
-export function nextCheckDelay(verdict: Verdict, streak: number, p: SchedulePolicy, random: () => number): number {
-  const jitter = 0.8 + random() * 0.4;
-  const doubling = 2 ** Math.min(Math.max(streak - 1, 0), 20);
-  switch (verdict) {
-    case 'healthy':
-      return p.recheckIntervalMs * jitter;
-    case 'misconfigured':
-      return Math.min(p.recheckIntervalMs, p.misconfiguredRecheckIntervalMs * doubling) * jitter;
-    case 'inconclusive':
-      return Math.min(p.recheckIntervalMs, p.retryIntervalMs * doubling) * jitter;
-  }
 }
 
 export class HealthCache {
@@ -117,12 +98,10 @@ export class HealthCache {
       const run = await p;
       const result = run.result;
       const prev = this.entries.get(key);
-      const sameVerdict = prev?.current?.verdict === result.verdict && prev.current.reason === result.reason;
-      const streak = run.streak ?? (sameVerdict ? (prev?.streak ?? 0) + 1 : 1);
+      const streak = run.streak ?? nextStreak({ reason: prev?.current?.reason, streak: prev?.streak }, result.reason);
       const at = now();
       const health: IdentityHealth = {
         key, id, current: result,
-        lastConclusive: result.verdict === 'inconclusive' ? prev?.lastConclusive : result,
         checkedAt: at, nextCheckAt: run.nextCheckAt ?? at + nextCheckDelay(result.verdict, streak, this.policy, this.random), streak, tokenKid,
       };
       this.entries.delete(key);

@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeKubeError, type KubeClient } from '../shared/kube/client.ts';
 import { corePath, type TokenRequest } from '../shared/kube/objects.ts';
-import { podServiceAccountName, type AgentPod, type TokenLocation } from './core/pod-checks.ts';
+import { serviceAccountOf } from '../shared/identity/resolver.ts';
+import type { AgentPod, TokenLocation } from './core/pod-checks.ts';
 
 export type TokenRead = { readonly ok: true; readonly token: string } | { readonly ok: false; readonly detail: string };
 
@@ -56,7 +57,7 @@ export function tokenRequestSource(client: KubeClient): TokenSource {
     kind: 'token-request',
     async read(pod, _location, audience) {
       try {
-        const token = await mintToken(client, pod.metadata?.namespace ?? '', podServiceAccountName(pod), audience, { name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
+        const token = await mintToken(client, pod.metadata?.namespace ?? '', serviceAccountOf(pod), audience, { name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
         return token ? { ok: true, token } : { ok: false, detail: 'the TokenRequest returned no token' };
       } catch (err) {
         return { ok: false, detail: `TokenRequest failed: ${describeKubeError(err)}` };

@@ -24,7 +24,6 @@ export const WEBHOOK_FLAGS = {
   'tls-cipher-suites': { kind: 'list', default: [], help: 'comma-separated Go/IANA cipher suite names (default: Node\'s)' },
   'token-mount-path': { kind: 'string', default: '/var/run/secrets/eks.amazonaws.com/serviceaccount', help: 'where the token volume is mounted' },
   'aws-default-region': { kind: 'string', default: '', help: 'inject AWS_DEFAULT_REGION and AWS_REGION with this region' },
-  'watch-container-credentials-config': { kind: 'string', default: '', metavar: 'file', help: 'EKS Pod Identity association file; enables container-credentials mode' },
   'container-credentials-audience': { kind: 'string', default: 'pods.eks.amazonaws.com', help: 'token audience in container-credentials mode' },
   'container-credentials-token-mount-path': { kind: 'string', default: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount', help: 'mount path in container-credentials mode' },
   'container-credentials-token-volume-name': { kind: 'string', default: 'eks-pod-identity-token', help: 'volume name in container-credentials mode' },

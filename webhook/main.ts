@@ -1,44 +1,26 @@
 // `kube-irsa webhook`: wiring only. Flags → config; certificate, API client, caches and sources;
 // the HTTPS admission server and the metrics server; SIGTERM drains in-flight admissions first.
 import { threadId } from 'node:worker_threads';
-import type { Registry } from 'prom-client';
 import type { Command } from '../shared/cli/command.ts';
 import { runService } from '../shared/cli/service.ts';
 import { loadKubeClient } from '../shared/kube/client.ts';
 import { corePath } from '../shared/kube/objects.ts';
 import { createReflector, type Reflector } from '../shared/kube/reflector.ts';
-import { ContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
 import type { Logger } from '../shared/logging.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { VERSION } from '../shared/version.ts';
 import { CertificateStore } from './certificate-store.ts';
 import { buildWebhookConfig, WEBHOOK_FLAGS, type WebhookConfig } from './config.ts';
-import { ContainerCredentialsSource } from './container-credentials-source.ts';
+import { ContainerCredentialsSource } from '../shared/identity/container-credentials-source.ts';
+import { IdentityResolver } from '../shared/identity/resolver.ts';
 import { MappingSource } from '../shared/identity/mapping-source.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import { buildAdmissionApp, buildMetricsApp } from './server.ts';
+import type { RunningWebhook, StartOptions } from './running.ts';
 import { startWebhookWorkers } from './workers.ts';
 import { readServiceAccount, ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 
-export interface RunningWebhook {
-  readonly port: number;
-  readonly metricsPort: number;
-  readonly serviceAccounts: ServiceAccountCache;
-  /** This webhook's metrics (a worker thread's go to the main thread on request). */
-  readonly registry: Registry;
-  isReady(): boolean;
-  /** Stops accepting, lets in-flight admissions finish (up to the grace period), then stops. */
-  stop(): Promise<void>;
-}
-
-export interface StartOptions {
-  readonly random?: () => number;
-  /**
-   * One of the threads of --workers (the main thread's own webhook too): it shares the admission
-   * port with the others and serves no /metrics (workers.ts does, with the process metrics).
-   */
-  readonly thread?: boolean;
-}
+export type { RunningWebhook, StartOptions } from './running.ts';
 
 export async function startWebhook(config: WebhookConfig, logger: Logger, opts: StartOptions = {}): Promise<RunningWebhook> {
   const thread = opts.thread ?? false;
@@ -77,9 +59,11 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, opts: 
     https: { cert: serving.cert, key: serving.key, minVersion: config.tls.minVersion, ...(config.tls.ciphers ? { ciphers: config.tls.ciphers } : {}) },
     logger, metrics, maxInFlight: config.maxInFlight,
     deps: {
-      serviceAccounts, defaults: config.identity,
-      mapping: () => mapping.current,
-      containerCredentials: () => containerCredentials?.current ?? ContainerCredentialsConfig.empty,
+      resolver: new IdentityResolver({
+        serviceAccounts, defaults: config.identity,
+        mapping: () => mapping.current,
+        ...(containerCredentials ? { containerCredentials: () => containerCredentials.current } : {}),
+      }),
       settings: { ...config.mutation, random },
     },
     readiness: () => {

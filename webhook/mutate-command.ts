@@ -1,5 +1,5 @@
 // `kube-irsa mutate`: what the webhook would do to a pod, offline. The same admission path as the
-// webhook (admit → resolveIdentity → buildPodPatch), fed from files instead of the API server.
+// webhook (admit → IdentityResolver → applyPodOverrides → buildPodPatch), fed from files instead of the API server.
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import pino from 'pino';
@@ -10,7 +10,7 @@ import { ContainerCredentialsConfig, parseContainerCredentialsConfig } from '../
 import { admit } from './admission/handler.ts';
 import { buildWebhookConfig, ConfigError, WEBHOOK_FLAGS } from './config.ts';
 import { applyAddPatch } from './core/apply-patch.ts';
-import type { JsonPatchOperation } from './core/patch.ts';
+import { IdentityResolver } from '../shared/identity/resolver.ts';
 import { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 
 const MUTATE_FLAGS = {
@@ -110,15 +110,16 @@ export async function runMutate(argv: readonly string[], io: CommandIo = process
         uid: `kube-irsa-mutate-${i + 1}`, kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE',
         namespace: meta.namespace ?? 'default', ...(meta.name ? { name: meta.name } : {}), object: pod,
       }, {
-        serviceAccounts, mapping: () => mapping, containerCredentials: () => containerCredentials, defaults: config.identity,
+        resolver: new IdentityResolver({ serviceAccounts, mapping: () => mapping, containerCredentials: () => containerCredentials, defaults: config.identity }),
         settings: { ...config.mutation, random: Math.random },
       });
-      if (result.outcome === 'rejected') throw new InputError(`${v.pod}: ${result.response.status?.message ?? 'rejected'}`);
-      for (const w of result.response.warnings ?? []) io.stderr.write(`Warning: ${w}\n`);
+      const verdict = result.verdict;
+      if (!verdict.allowed) throw new InputError(`${v.pod}: ${verdict.message}`);
+      for (const w of verdict.warnings) io.stderr.write(`Warning: ${w}\n`);
       if (result.outcome === 'no-identity') {
         io.stderr.write(`pod ${meta.namespace ?? 'default'}/${meta.name ?? '(no name)'}: ServiceAccount ${result.serviceAccount ?? ''} has no AWS identity (no role annotation${v['service-account'].length === 0 ? ', and no --service-account file was given' : ''}); nothing to inject\n`);
       }
-      const patch = result.response.patch ? JSON.parse(Buffer.from(result.response.patch, 'base64').toString('utf8')) as JsonPatchOperation[] : [];
+      const patch = verdict.patch;
       io.stdout.write(`${JSON.stringify(v.output === 'pod' ? applyAddPatch(pod, patch) : patch, null, 2)}\n`);
     }
     return 0;

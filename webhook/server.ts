@@ -1,12 +1,13 @@
 // The webhook's HTTP surface, as fastify apps that never listen by themselves (main.ts does, tests
 // use inject()): the HTTPS admission app (/mutate, /healthz, /readyz) and the plain-HTTP metrics
 // app (/metrics and, on request, the reference's debug cache dump).
+import type { Duplex } from 'node:stream';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { fastifyLogging } from '../shared/http-server.ts';
 import type { Registry } from 'prom-client';
 import { admit, requestLogFields, type AdmissionDeps } from './admission/handler.ts';
-import { decodeReview, denied, encodeReview } from './admission/review.ts';
+import { decodeReview, deny, encodeReview } from './admission/review.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
 // A Pod is at most ~1.5 MiB (etcd's request limit); an AdmissionReview can carry it twice (object
@@ -29,11 +30,34 @@ export interface AdmissionAppOptions {
   readonly maxInFlight?: number;
 }
 
+/** What a connection-level failure answers, as fastify's default handler does; none for HPE_PAUSED (see below). */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, string>> = { ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout', HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large' };
+
+/**
+ * A connection Node's HTTP parser gave up on. Fastify logs these at trace and closes the socket, so
+ * admissions queued behind the failure vanish without a word; here the cause is logged. HPE_PAUSED
+ * is Node's own failure with pipelined requests over TLS (docs/upstream/node-https-pipelining.md):
+ * no status line is written for it, since the client would take it for the next request's answer.
+ */
+export function connectionErrorHandler(logger: Logger) {
+  return (err: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const fields = { code: err.code, cause: err.message, bytesParsed: err.bytesParsed, ...(err.code === 'HPE_PAUSED' ? { see: 'docs/upstream/node-https-pipelining.md' } : {}) };
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') logger.info(fields, 'connection closed: request timeout');
+    else logger.warn(fields, 'connection closed by an HTTP parse error; requests still queued on it get no answer');
+    if (socket.writable && err.code !== 'HPE_PAUSED') {
+      socket.write(`HTTP/1.1 ${CLIENT_ERROR_STATUS[err.code ?? ''] ?? '400 Bad Request'}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    }
+    socket.destroy(err);
+  };
+}
+
 export function buildAdmissionApp(opts: AdmissionAppOptions) {
   const { logger, metrics } = opts;
   const app = Fastify({
     https: { ...opts.https },
     ...fastifyLogging(logger, 'admission'),
+    clientErrorHandler: connectionErrorHandler(logger),
     bodyLimit: MAX_REVIEW_BYTES,
     // the API server gives a webhook at most 30 s; a request still open after that is stuck
     requestTimeout: 30_000,
@@ -78,10 +102,13 @@ export function buildAdmissionApp(opts: AdmissionAppOptions) {
   });
 
   // A bug must not look like a verdict: answer 500, so the API server applies the failure policy
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+  // (through the one encoder, so the answer still carries the request's uid and apiVersion/kind)
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) logger.error({ err: err.message, stack: err.stack }, 'admission failed unexpectedly');
-    void reply.code(status).type('application/json').send(JSON.stringify({ response: { uid: '', allowed: false, status: { metadata: {}, code: status, message: status === 500 ? 'internal error in kube-irsa' : err.message } } }));
+    const decoded = typeof req.body === 'string' ? decodeReview(req.body) : undefined;
+    const uid = decoded === undefined ? '' : decoded.ok ? decoded.request.uid : decoded.uid;
+    void reply.code(status).type('application/json').send(encodeReview(decoded?.typeMeta ?? {}, uid, deny(status === 500 ? 'internal error in kube-irsa' : err.message)));
   });
 
   app.post('/mutate', async (req, reply) => {
@@ -95,21 +122,22 @@ export function buildAdmissionApp(opts: AdmissionAppOptions) {
     if (!decoded.ok) {
       logger.warn({ reason: decoded.message }, 'malformed AdmissionReview');
       metrics.observeAdmission('rejected', Number(process.hrtime.bigint() - started) / 1e9, undefined, 0);
-      return encodeReview(decoded.typeMeta, denied(decoded.uid, decoded.message));
+      return encodeReview(decoded.typeMeta, decoded.uid, deny(decoded.message));
     }
     const result = await admit(decoded.request, opts.deps);
     // a per-request child logger costs a serialisation: build it only for lines that will be written
     const log = (level: 'debug' | 'warn') => (logger.isLevelEnabled(level) ? logger.child(requestLogFields(decoded.request)) : undefined);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    metrics.observeAdmission(result.outcome, seconds, result.identity?.mode, result.response.warnings?.length ?? 0);
+    const warnings = result.verdict.allowed ? result.verdict.warnings : [];
+    metrics.observeAdmission(result.outcome, seconds, result.identity?.mode, warnings.length);
     if (result.outcome === 'mutated') {
-      log('debug')?.debug({ serviceAccount: result.serviceAccount, mode: result.identity?.mode, roleArn: result.identity?.mode === 'web-identity' ? result.identity.roleArn : undefined, source: result.identity?.source, warnings: result.response.warnings }, 'pod mutated');
+      log('debug')?.debug({ serviceAccount: result.serviceAccount, mode: result.identity?.mode, roleArn: result.identity?.mode === 'web-identity' ? result.identity.roleArn : undefined, source: result.identity?.source, warnings }, 'pod mutated');
     } else if (result.outcome === 'rejected') {
-      log('warn')?.warn({ reason: result.response.status?.message }, 'admission request rejected');
+      log('warn')?.warn({ reason: result.verdict.allowed ? undefined : result.verdict.message }, 'admission request rejected');
     } else {
       log('debug')?.debug({ outcome: result.outcome, serviceAccount: result.serviceAccount, lookup: result.lookup }, 'pod not mutated');
     }
-    return encodeReview(decoded.typeMeta, result.response);
+    return encodeReview(decoded.typeMeta, decoded.request.uid, result.verdict);
   });
 
   app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));

@@ -11,7 +11,7 @@ import type { Logger } from '../shared/logging.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { VERSION } from '../shared/version.ts';
 import type { WebhookConfig } from './config.ts';
-import type { RunningWebhook, StartOptions } from './main.ts';
+import type { RunningWebhook, StartOptions } from './running.ts';
 import { buildAggregatedMetricsApp } from './server.ts';
 
 /** A thread's metrics as prom-client's getMetricsAsJSON gives them (structured-cloneable). */

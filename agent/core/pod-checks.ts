@@ -1,5 +1,6 @@
 // What the pod spec alone says, before any token or STS call: was it mutated, does it carry the
 // role its ServiceAccount has now, is its session name acceptable, and where is its token.
+import { ENV, readInjectedRecord } from '../../shared/identity/injection.ts';
 import type { ResolvedIdentity } from '../../shared/identity/resolve.ts';
 import type { Reason } from './reasons.ts';
 
@@ -10,7 +11,7 @@ export interface PodEnvVar {
 
 /** The fields of a Pod the agent reads (typed and raw pods both fit). */
 export interface AgentPod {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly uid?: string; readonly annotations?: Record<string, string>; readonly deletionTimestamp?: unknown };
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly uid?: string; readonly labels?: Record<string, string>; readonly annotations?: Record<string, string>; readonly deletionTimestamp?: unknown };
   readonly spec?: {
     readonly nodeName?: string;
     readonly serviceAccountName?: string;
@@ -39,11 +40,6 @@ function containers(pod: AgentPod) {
   return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
 }
 
-/** The ServiceAccount a pod runs as: an empty or missing name is `default`, as the API server sets it. */
-export function podServiceAccountName(pod: AgentPod): string {
-  return pod.spec?.serviceAccountName || 'default';
-}
-
 function envValue(pod: AgentPod, name: string): string | undefined {
   for (const c of containers(pod)) {
     const e = c.env?.find((x) => x.name === name);
@@ -54,7 +50,7 @@ function envValue(pod: AgentPod, name: string): string | undefined {
 
 /** The token volume this pod reads AWS_WEB_IDENTITY_TOKEN_FILE from, as mounted. */
 export function tokenLocation(pod: AgentPod): TokenLocation | undefined {
-  const file = envValue(pod, 'AWS_WEB_IDENTITY_TOKEN_FILE');
+  const file = envValue(pod, ENV.webIdentityTokenFile);
   if (file === undefined) return undefined;
   const unixFile = file.replace(/^C:/, '').replace(/\\/g, '/');
   for (const c of containers(pod)) {
@@ -71,12 +67,18 @@ export function tokenLocation(pod: AgentPod): TokenLocation | undefined {
   return undefined;
 }
 
-/** Node-scope findings for a pod whose ServiceAccount resolves to `identity` (undefined: no role). */
-export function checkPod(pod: AgentPod, identity: ResolvedIdentity | undefined, injectedAnnotation: string): PodFinding[] {
+/**
+ * Node-scope findings for a pod whose ServiceAccount resolves to `identity` (undefined: no role).
+ * A container-credentials (EKS Pod Identity) identity has no web-identity checks: the webhook
+ * injects that mode in preference to a role annotation, so a pod without a web-identity token is
+ * then exactly what it should be.
+ */
+export function checkPod(pod: AgentPod, identity: ResolvedIdentity | undefined): PodFinding[] {
   const findings: PodFinding[] = [];
-  const podRole = envValue(pod, 'AWS_ROLE_ARN');
-  const wasInjected = pod.metadata?.annotations?.[injectedAnnotation] !== undefined || envValue(pod, 'AWS_WEB_IDENTITY_TOKEN_FILE') !== undefined;
-  if (identity?.mode !== 'web-identity') {
+  if (identity?.mode === 'container-credentials') return findings;
+  const podRole = envValue(pod, ENV.roleArn);
+  const wasInjected = readInjectedRecord(pod.metadata?.annotations) !== undefined || envValue(pod, ENV.webIdentityTokenFile) !== undefined;
+  if (identity === undefined) {
     if (podRole !== undefined && wasInjected) {
       findings.push({ reason: 'StaleRole', detail: `the pod uses role ${podRole}, but its ServiceAccount no longer has a role` });
     }
@@ -89,18 +91,13 @@ export function checkPod(pod: AgentPod, identity: ResolvedIdentity | undefined, 
   if (podRole !== undefined && podRole !== identity.roleArn) {
     findings.push({ reason: 'StaleRole', detail: `the pod uses role ${podRole}, but its ServiceAccount now has role ${identity.roleArn}` });
   }
-  const sessionName = envValue(pod, 'AWS_ROLE_SESSION_NAME');
+  const sessionName = envValue(pod, ENV.roleSessionName);
   if (sessionName !== undefined && !SESSION_NAME_PATTERN.test(sessionName)) {
     findings.push({ reason: 'InvalidSessionName', detail: `AWS_ROLE_SESSION_NAME "${sessionName}" (${sessionName.length} characters) is not 2 to 64 characters of [\\w+=,.@-]` });
   }
   return findings;
 }
 
-/** The role the pod will really assume: its own AWS_ROLE_ARN when set, else the identity's. */
-export function effectiveRole(pod: AgentPod, identity: ResolvedIdentity | undefined): string | undefined {
-  return envValue(pod, 'AWS_ROLE_ARN') ?? (identity?.mode === 'web-identity' ? identity.roleArn : undefined);
-}
-
 export function podRegion(pod: AgentPod): string | undefined {
-  return envValue(pod, 'AWS_REGION') ?? envValue(pod, 'AWS_DEFAULT_REGION');
+  return envValue(pod, ENV.region) ?? envValue(pod, ENV.defaultRegion);
 }

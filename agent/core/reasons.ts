@@ -39,7 +39,3 @@ export const REASONS = {
 } as const satisfies Record<string, ReasonInfo>;
 
 export type Reason = keyof typeof REASONS;
-
-export function verdictOf(reason: Reason): Verdict {
-  return REASONS[reason].verdict;
-}

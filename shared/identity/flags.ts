@@ -13,6 +13,7 @@ export const IDENTITY_FLAGS = {
   'compose-role-arn': { kind: 'bool', default: false, help: 'accept a role name or path instead of an ARN; needs --aws-account-id' },
   'aws-account-id': { kind: 'string', default: '', help: 'account for --compose-role-arn (the reference asks EC2 instance metadata, which most clusters do not have)' },
   'aws-partition': { kind: 'string', default: 'aws', choices: ['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc'], help: 'partition for --compose-role-arn' },
+  'watch-container-credentials-config': { kind: 'string', default: '', metavar: 'file', help: 'EKS Pod Identity association file; enables container-credentials mode' },
   'inject-role-session-name': { kind: 'bool', default: false, help: 'inject AWS_ROLE_SESSION_NAME from the pod name (per ServiceAccount: <prefix>/role-session-name)' },
 } as const satisfies FlagSpecs;
 

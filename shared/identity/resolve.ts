@@ -1,7 +1,7 @@
-// Which AWS identity a pod's ServiceAccount gets, decided once for the webhook, the agent and the
-// CLI: container-credentials association first, then the ServiceAccount's role annotation, then the
-// mapping ConfigMap (`ns/name`, namespace globs, `*\/name`). Pod annotations are the mutation's
-// business (they tune the token, never the role).
+// The precedence that decides which AWS identity a ServiceAccount gets: container-credentials
+// association first, then the ServiceAccount's role annotation, then the mapping ConfigMap
+// (`ns/name`, namespace globs, `*\/name`). Callers ask resolver.ts, which gathers these inputs;
+// pod annotations are the mutation's business (they tune the token, never the role).
 import type { IdentityDefaults, ServiceAccountIdentity } from './annotations.ts';
 import type { IdentityMapping } from './config-map.ts';
 import type { ContainerCredentialsConfig } from './container-credentials.ts';

@@ -162,7 +162,7 @@ export class KubeClient {
     return true;
   }
 
-  /** Closes idle connections; requests in flight finish. */
+  /** Destroys every connection, in flight or idle: requests still running fail, so callers stop their work first. */
   close(): void {
     this.agent.destroy();
   }

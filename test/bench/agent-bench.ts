@@ -10,6 +10,7 @@ import { AGENT_FLAGS, buildAgentConfig } from '../../agent/config.ts';
 import { IRSACHECK } from '../../agent/fleet.ts';
 import { startAgent, type RunningAgent } from '../../agent/main.ts';
 import { parseFlags } from '../../shared/cli/flags.ts';
+import { apiServerMetrics, sumOf } from '../cluster/api-server-metrics.ts';
 import { freePorts, type ControlPlane } from '../cluster/control-plane.ts';
 import { eventually, KubeHelpers } from '../cluster/kube-helpers.ts';
 import { applyManifestFile } from '../cluster/manifests.ts';
@@ -23,9 +24,13 @@ const ROOT = path.join(import.meta.dirname, '..', '..');
 export interface AgentBenchResult {
   /** Absent with memoryOnly. */
   verdictLatency?: { samples: number; p50: number; p99: number; seconds: number[] };
-  fleet?: { agents: number; serviceAccounts: number; intervalSeconds: number; intervals: number; calls: number; callsPerInterval: number };
+  fleet?: {
+    agents: number; serviceAccounts: number; intervalSeconds: number; intervals: number; calls: number; callsPerInterval: number;
+    /** What each agent costs the API server, from its own metrics: open watches, and requests per minute once settled. */
+    watchesPerAgent: number; apiRequestsPerAgentPerMinute: number;
+  };
   /** rssMiB is what the target is about; the rest says where it goes (V8 heap, buffers, the rest of the process). */
-  memory: { pods: number; serviceAccounts: number; rssMiB: number; heapUsedMiB: number; heapTotalMiB: number; externalMiB: number };
+  memory: { pods: number; serviceAccounts: number; clusterServiceAccounts: number; rssMiB: number; heapUsedMiB: number; heapTotalMiB: number; externalMiB: number };
 }
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
@@ -123,6 +128,7 @@ export async function benchAgents(cp: ControlPlane, opts: { full: boolean; log: 
         const pod = await kube.core.createNamespacedPod({ namespace: fleetNs, body: mutatedPod(`${sa}-${node}`, sa, node, `arn:aws:iam::${ACCOUNT}:role/${sa}`) });
         await writeProjectedToken(kubelet, pod.metadata!.uid!, 'aws-iam-token', 'token', await kube.tokenForPod(pod, { audiences: ['sts.amazonaws.com'], expirationSeconds: 3600 }));
       });
+      const watchesBefore = sumOf(await apiServerMetrics(cp), 'apiserver_longrunning_requests', /verb="WATCH"/);
       const running: RunningAgent[] = [];
       for (const node of nodes) running.push(await start(node, ['--token-source=kubelet', `--recheck-interval=${intervalSeconds}s`]));
       const verifying = Date.now();
@@ -131,11 +137,18 @@ export async function benchAgents(cp: ControlPlane, opts: { full: boolean; log: 
       opts.log(`fleet: every agent verified every pod in ${((Date.now() - verifying) / 1000).toFixed(0)} s`);
       const intervals = 3;
       const from = sts.requests.length;
+      const settled = await apiServerMetrics(cp);
+      const measuring = Date.now();
       await new Promise((r) => setTimeout(r, intervals * intervalSeconds * 1000));
       const calls = sts.requests.slice(from).filter((r) => r.roleArn?.includes(':role/svc-')).length;
+      const end = await apiServerMetrics(cp);
+      const minutes = (Date.now() - measuring) / 60_000;
+      const watchesPerAgent = (sumOf(settled, 'apiserver_longrunning_requests', /verb="WATCH"/) - watchesBefore) / agents;
+      const apiRequestsPerAgentPerMinute = (sumOf(end, 'apiserver_request_total') - sumOf(settled, 'apiserver_request_total')) / agents / minutes;
       for (const a of running) await a.stop();
-      result.fleet = { agents, serviceAccounts, intervalSeconds, intervals, calls, callsPerInterval: calls / intervals };
+      result.fleet = { agents, serviceAccounts, intervalSeconds, intervals, calls, callsPerInterval: calls / intervals, watchesPerAgent, apiRequestsPerAgentPerMinute };
       opts.log(`fleet: ${calls} STS calls in ${intervals} intervals for ${serviceAccounts} identities on ${agents} nodes`);
+      opts.log(`fleet: ${watchesPerAgent.toFixed(1)} watches and ${apiRequestsPerAgentPerMinute.toFixed(1)} API requests per minute per agent`);
     }
 
     // 3. one agent process with 110 pods of 50 ServiceAccounts on its node
@@ -160,11 +173,12 @@ export async function benchAgents(cp: ControlPlane, opts: { full: boolean; log: 
       await new Promise((r) => setTimeout(r, 5_000));
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const gauge = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+      const clusterServiceAccounts = sumOf(await apiServerMetrics(cp), 'apiserver_storage_objects', /resource="serviceaccounts"/);
       result.memory = {
-        pods: 110, serviceAccounts: 50, rssMiB: await rssMiB(child.pid ?? 0),
+        pods: 110, serviceAccounts: 50, clusterServiceAccounts, rssMiB: await rssMiB(child.pid ?? 0),
         heapUsedMiB: gauge('nodejs_heap_size_used_bytes'), heapTotalMiB: gauge('nodejs_heap_size_total_bytes'), externalMiB: gauge('nodejs_external_memory_bytes'),
       };
-      opts.log(`agent RSS with 110 pods / 50 ServiceAccounts: ${result.memory.rssMiB.toFixed(0)} MiB (V8 heap ${result.memory.heapUsedMiB.toFixed(0)} used of ${result.memory.heapTotalMiB.toFixed(0)}, external ${result.memory.externalMiB.toFixed(0)})`);
+      opts.log(`agent RSS with 110 pods / 50 ServiceAccounts (${clusterServiceAccounts} in the cluster): ${result.memory.rssMiB.toFixed(0)} MiB (V8 heap ${result.memory.heapUsedMiB.toFixed(0)} used of ${result.memory.heapTotalMiB.toFixed(0)}, external ${result.memory.externalMiB.toFixed(0)})`);
     } finally {
       await busy.stop();
     }

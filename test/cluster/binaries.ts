@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'build-binaries.sh');
 
-export type TestBinary = 'kube-apiserver' | 'etcd' | 'kubectl' | 'helm' | 'reference-webhook' | 'vegeta' | 'promtool' | 'prometheus'
+// reference-fixtures is a folder, not a binary: the reference webhook's golden pod fixtures
+export type TestBinary = 'kube-apiserver' | 'etcd' | 'kubectl' | 'helm' | 'reference-webhook' | 'reference-fixtures' | 'vegeta' | 'promtool' | 'prometheus'
   // the real node (test/node/)
   | 'kubelet' | 'kube-controller-manager' | 'kube-scheduler' | 'containerd' | 'runc' | 'cni-plugins' | 'buildkit' | 'pause';
 

@@ -3,19 +3,21 @@
 # and helm) from the Go module proxy, into a cache outside the repository. Prints the folder that
 # holds them as its last line of stdout; progress goes to stderr.
 #
-#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook] [vegeta]
+#   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook] [reference-fixtures] [vegeta]
 #                     [kubelet] [kube-controller-manager] [kube-scheduler] [containerd] [runc]
 #                     [cni-plugins] [buildkit] [pause] [promtool] [prometheus]   (default: kube-apiserver etcd)
 #
 # reference-webhook is aws/amazon-eks-pod-identity-webhook and vegeta the constant-rate HTTP load
-# generator (tsenart/vegeta), both built only for the benchmarks. promtool checks the chart's alert
-# rules and the components' /metrics in `npm test`; prometheus is built only on request. The rest
-# make the real node of the end-to-end tests: kubelet, kube-controller-manager and kube-scheduler
-# (one multi-call binary, kube-node), containerd (with its runc shim and ctr), runc (cgo +
-# libseccomp, static), the CNI plugins (bridge, host-local, loopback, portmap in OUT/cni), BuildKit
-# (buildkitd, buildctl) and the pod sandbox's pause program. runc needs gcc, pkg-config and
-# libseccomp-dev: when they are missing and this runs as root on Debian they are installed with
-# apt-get (and it says so).
+# generator (tsenart/vegeta), both built only for the benchmarks. reference-fixtures is not a
+# binary: it is the reference webhook's golden pod fixtures (pkg/handler/testdata of the same
+# module), taken from the module itself so the conformance test never reads outside the repository;
+# it lands in OUT/reference-fixtures. promtool checks the chart's alert rules and the components'
+# /metrics in `npm test`; prometheus is built only on request. The rest make the real node of the
+# end-to-end tests: kubelet, kube-controller-manager and kube-scheduler (one multi-call binary,
+# kube-node), containerd (with its runc shim and ctr), runc (cgo + libseccomp, static), the CNI
+# plugins (bridge, host-local, loopback, portmap in OUT/cni), BuildKit (buildkitd, buildctl) and the
+# pod sandbox's pause program. runc needs gcc, pkg-config and libseccomp-dev: when they are missing
+# and this runs as root on Debian they are installed with apt-get (and it says so).
 #
 # KUBEBUILDER_ASSETS, when it names a folder holding the requested binaries, is used as is.
 # Versions: KUBE_VERSION (1.37.2), ETCD_VERSION (3.6.16), HELM_VERSION (3.22.0),
@@ -56,10 +58,14 @@ declare -A VERSIONED=(
 )
 # kubelet, kube-controller-manager and kube-scheduler are links to one binary
 KUBE_NODE=(kubelet kube-controller-manager kube-scheduler)
+# the reference fixtures follow the reference module's version (a folder, linked as OUT/reference-fixtures)
+FIXTURES_DIR="$CACHE/fixtures/reference-webhook-v$REFERENCE_WEBHOOK_VERSION"
 versioned_dir() { echo "$CACHE/bin/${VERSIONED[$1]%% *}"; }
 versioned_files() { local v=${VERSIONED[$1]}; echo "${v#* }"; }
 present() {
-  if [ -n "${VERSIONED[$1]:-}" ]; then
+  if [ "$1" = reference-fixtures ]; then
+    [ -d "$FIXTURES_DIR/testdata" ] && [ "$(readlink "$OUT/reference-fixtures" 2>/dev/null)" = "$FIXTURES_DIR/testdata" ]
+  elif [ -n "${VERSIONED[$1]:-}" ]; then
     local d f; d=$(versioned_dir "$1")
     for f in $(versioned_files "$1"); do
       [ -e "$d/$f" ] && [ "$(readlink "$OUT/$f" 2>/dev/null)" = "$d/$f" ] || return 1
@@ -309,6 +315,23 @@ build_reference_webhook() {
   mv "$OUT/reference-webhook.tmp" "$OUT/reference-webhook"
 }
 
+fetch_reference_fixtures() {
+  local dir="$CACHE/work/reference-fixtures"
+  rm -rf "$dir" && mkdir -p "$dir" "$FIXTURES_DIR"
+  if [ ! -d "$FIXTURES_DIR/testdata" ]; then
+    # `go mod download -json` prints the module's extracted folder as "Dir"
+    run_phase reference-fixtures "downloading github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION" "$dir/mod.log" \
+      bash -c "cd '$dir' && go mod download -json github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION"
+    local moddir; moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dir/mod.log")
+    [ -d "$moddir/pkg/handler/testdata" ] || { log "reference-fixtures: $moddir/pkg/handler/testdata not found"; exit 1; }
+    rm -rf "$FIXTURES_DIR/testdata.tmp"
+    cp -r "$moddir/pkg/handler/testdata" "$FIXTURES_DIR/testdata.tmp"
+    chmod -R u+w "$FIXTURES_DIR/testdata.tmp"   # the module cache is read-only; the copy need not be
+    mv "$FIXTURES_DIR/testdata.tmp" "$FIXTURES_DIR/testdata"
+  fi
+  ln -sfn "$FIXTURES_DIR/testdata" "$OUT/reference-fixtures"
+}
+
 build_vegeta() {
   local dir="$CACHE/work/vegeta"
   rm -rf "$dir" && mkdir -p "$dir"
@@ -350,6 +373,7 @@ for b in "${wanted[@]}"; do
     kubectl) build_kubectl ;;
     helm) build_helm ;;
     reference-webhook) build_reference_webhook ;;
+    reference-fixtures) fetch_reference_fixtures ;;
     vegeta) build_vegeta ;;
     promtool | prometheus) build_prometheus_tool "$b" ;;
     kubelet|kube-controller-manager|kube-scheduler) build_kube_node ;;
@@ -358,7 +382,7 @@ for b in "${wanted[@]}"; do
     cni-plugins) build_cni_plugins ;;
     buildkit) build_buildkit ;;
     pause) build_pause ;;
-    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook vegeta promtool prometheus kubelet kube-controller-manager kube-scheduler containerd runc cni-plugins buildkit pause)"; exit 1 ;;
+    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook reference-fixtures vegeta promtool prometheus kubelet kube-controller-manager kube-scheduler containerd runc cni-plugins buildkit pause)"; exit 1 ;;
   esac
   log "$b built ($(elapsed) elapsed)"
 done

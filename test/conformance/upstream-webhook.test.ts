@@ -1,4 +1,6 @@
-// The reference webhook's 24 golden fixtures (../shared/conformance/upstream-webhook): for each, the
+// The reference webhook's 24 golden fixtures (pkg/handler/testdata of
+// github.com/aws/amazon-eks-pod-identity-webhook, fetched through the Go module proxy and cached
+// with the test binaries; the harness they assume is in test/fixtures/reference-webhook/README.md): for each, the
 // pod the reference's patch produces and the pod kube-irsa's patch produces must be the same, after
 // the normalisation the corpus README prescribes. The two fixtures that encode Go's lossy typing
 // are asserted explicitly: kube-irsa keeps the user's fields as written.
@@ -12,9 +14,12 @@ import { parseServiceAccountAnnotations, type IdentityDefaults } from '../../sha
 import { IdentityMapping } from '../../shared/identity/config-map.ts';
 import { ContainerCredentialsConfig } from '../../shared/identity/container-credentials.ts';
 import { resolveIdentity, type ResolvedIdentity } from '../../shared/identity/resolve.ts';
-import { buildPodPatch, INJECTED_ANNOTATION, type MutationSettings } from '../../webhook/core/patch.ts';
+import { ensureBinaries } from '../cluster/binaries.ts';
+import { INJECTED_ANNOTATION } from '../../shared/identity/injection.ts';
+import { buildPodPatch, type MutationSettings } from '../../webhook/core/patch.ts';
+import { applyPodOverrides } from '../../webhook/core/pod-overrides.ts';
 
-const CORPUS = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'upstream-webhook');
+const CORPUS = path.join(await ensureBinaries(['reference-fixtures']), 'reference-fixtures');
 const T = 'testing.eks.amazonaws.com/';
 
 function fixtureFiles(dir: string): string[] {
@@ -78,7 +83,7 @@ function loadFixture(file: string): Fixture {
     expectedPatch: JSON.parse(a[`${T}expectedPatch`] ?? '[]') as fastJsonPatch.Operation[],
     settings,
     identity,
-    patch: buildPodPatch({ pod: pod, identity }, settings),
+    patch: buildPodPatch({ pod, overrides: applyPodOverrides(pod, identity, settings.annotationPrefix) }, settings),
   };
 }
 
@@ -132,7 +137,7 @@ describe('reference webhook fixtures', () => {
   test('a second pass over every result changes nothing', () => {
     for (const f of fixtures) {
       const once = apply(f.pod, f.patch.patch);
-      const again = buildPodPatch({ pod: once, identity: f.identity }, f.settings);
+      const again = buildPodPatch({ pod: once, overrides: applyPodOverrides(once, f.identity, f.settings.annotationPrefix) }, f.settings);
       assert.deepEqual(again.patch, [], `${f.name}: reinvocation yields an empty patch`);
     }
   });

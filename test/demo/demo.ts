@@ -86,10 +86,13 @@ async function main(): Promise<void> {
   t0 = Date.now();
   const hook = await startWebhookHarness(cp, ['--aws-default-region=eu-west-1']);
   stops.push(() => hook.stop());
-  await hook.register({ name: 'kube-irsa-demo', failurePolicy: 'Ignore' });
   const ns = 'shop';
   await kube.core.createNamespace({ body: { metadata: { name: ns, labels: { [TEST_NAMESPACE_LABEL]: 'on' } } } });
   await kube.createServiceAccount(ns, 'default');
+  // a pod from before the webhook was registered: it runs with a role but without injection
+  await kube.createServiceAccount(ns, 'legacy', { 'eks.amazonaws.com/role-arn': role('legacy') });
+  const legacyPod = await kube.createPod(ns, 'legacy-0', { serviceAccountName: 'legacy', nodeName: NODE });
+  await hook.register({ name: 'kube-irsa-demo', failurePolicy: 'Ignore' });
   await kube.createServiceAccount(ns, 'orders', { 'eks.amazonaws.com/role-arn': role('orders') });
   await waitForMutation(kube, ns, 'orders');
   console.log(`      ${hook.url}, ${done(t0)}`);
@@ -110,12 +113,16 @@ async function main(): Promise<void> {
     { sa: 'orders', annotations: {}, story: 'role orders; its trust policy allows system:serviceaccount:shop:orders' },
     { sa: 'payments', annotations: { 'eks.amazonaws.com/role-arn': role('payments') }, story: 'role payments; its trust policy names namespace shop-prod instead of shop' },
     { sa: 'search', annotations: { 'eks.amazonaws.com/role-arn': role('search'), 'eks.amazonaws.com/audience': 'search.example.com' }, story: 'role search with audience search.example.com, which the OIDC provider does not list' },
-    { sa: 'legacy', annotations: { 'eks.amazonaws.com/role-arn': role('legacy') }, labels: { 'eks.amazonaws.com/skip-pod-identity-webhook': 'true' }, story: 'role legacy, but the pod was created while the webhook was bypassed' },
+    { sa: 'legacy', annotations: { 'eks.amazonaws.com/role-arn': role('legacy') }, story: 'role legacy, but the pod was created before the webhook was registered' },
   ];
   const pods: V1Pod[] = [];
   for (const w of workloads) {
-    if (w.sa !== 'orders') await kube.createServiceAccount(ns, w.sa, w.annotations);
-    pods.push(await kube.createPod(ns, `${w.sa}-0`, { serviceAccountName: w.sa, nodeName: NODE }, { labels: w.labels ?? {} }));
+    if (w.sa === 'legacy') {
+      pods.push(legacyPod);
+    } else {
+      if (w.sa !== 'orders') await kube.createServiceAccount(ns, w.sa, w.annotations);
+      pods.push(await kube.createPod(ns, `${w.sa}-0`, { serviceAccountName: w.sa, nodeName: NODE }, { labels: w.labels ?? {} }));
+    }
     console.log(`      ${w.sa}-0: ${w.story}`);
   }
   const expected: Record<string, string> = { orders: 'Healthy', payments: 'TrustPolicyDenied', search: 'IncorrectAudience', legacy: 'PodNotMutated' };

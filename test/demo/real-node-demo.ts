@@ -33,6 +33,17 @@ export async function realNodeDemo(opts: { once: boolean; bold: (s: string) => s
     payments: 'system:serviceaccount:shop-prod:payments',
   });
 
+  // a workload from before kube-irsa was installed: its pod never went through the webhook
+  await c.kubectl(['create', 'namespace', NS]);
+  const run = async (w: { sa: string; annotations: Record<string, string> }): Promise<void> => {
+    await c.kubectl(['create', 'serviceaccount', '-n', NS, w.sa]);
+    await c.kubectl(['annotate', 'serviceaccount', '-n', NS, w.sa, `eks.amazonaws.com/role-arn=arn:aws:iam::${ACCOUNT}:role/${w.sa}`,
+      ...Object.entries(w.annotations).map(([k, v]) => `${k}=${v}`)]);
+    await c.kubectl(['run', w.sa, '-n', NS, `--image=${IMAGES.app}`, '--image-pull-policy=Never', `--overrides=${JSON.stringify({ spec: { serviceAccountName: w.sa } })}`,
+      `--env=AWS_ENDPOINT_URL_STS=${c.stsEndpoint}`]);
+  };
+  await run({ sa: 'legacy', annotations: {} });
+
   step(3, 'helm install kube-irsa deploy/kube-irsa (webhook Deployment, agent DaemonSet, self-signed TLS)');
   await helmKubeIrsa(c, 'install', { tokenSource: 'token-request', region: REGION, extra: [
     '--set', 'agent.misconfiguredRecheckInterval=10s',
@@ -41,22 +52,10 @@ export async function realNodeDemo(opts: { once: boolean; bold: (s: string) => s
   ] });
   await sh(c, ['get', 'pods', '-n', 'kube-irsa', '-o', 'wide']);
 
-  step(4, `Workloads in namespace ${NS}: the application image asks STS who it is with the SDK's default credential chain`);
-  await c.kubectl(['create', 'namespace', NS]);
-  const workloads = [
-    { sa: 'orders', annotations: {}, labels: {} },
-    { sa: 'payments', annotations: {}, labels: {} },
-    { sa: 'search', annotations: { 'eks.amazonaws.com/audience': 'search.example.com' }, labels: {} },
-    { sa: 'legacy', annotations: {}, labels: { 'eks.amazonaws.com/skip-pod-identity-webhook': 'true' } },
-  ];
-  for (const w of workloads) {
-    await c.kubectl(['create', 'serviceaccount', '-n', NS, w.sa]);
-    await c.kubectl(['annotate', 'serviceaccount', '-n', NS, w.sa, `eks.amazonaws.com/role-arn=arn:aws:iam::${ACCOUNT}:role/${w.sa}`,
-      ...Object.entries(w.annotations).map(([k, v]) => `${k}=${v}`)]);
-    const labels = Object.entries(w.labels).map(([k, v]) => `--labels=${k}=${v}`);
-    await c.kubectl(['run', w.sa, '-n', NS, `--image=${IMAGES.app}`, '--image-pull-policy=Never', `--overrides=${JSON.stringify({ spec: { serviceAccountName: w.sa } })}`,
-      `--env=AWS_ENDPOINT_URL_STS=${c.stsEndpoint}`, ...labels]);
-  }
+  step(4, `Workloads in namespace ${NS}: the application image asks STS who it is with the SDK's default credential chain (legacy started before kube-irsa was installed)`);
+  await run({ sa: 'orders', annotations: {} });
+  await run({ sa: 'payments', annotations: {} });
+  await run({ sa: 'search', annotations: { 'eks.amazonaws.com/audience': 'search.example.com' } });
   const expected = ['orders Healthy', 'payments TrustPolicyDenied', 'search IncorrectAudience', 'legacy PodNotMutated'];
   await eventually(async () => {
     const seen = (await c.kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=Pod', '-o', 'jsonpath={range .items[*]}{.involvedObject.name} {.reason}{"\\n"}{end}'])).split('\n');

@@ -126,8 +126,8 @@ describe('agent scenarios', () => {
     return v;
   }
 
-  async function eventsFor(kind: 'Pod' | 'ServiceAccount', name: string): Promise<CoreV1Event[]> {
-    return (await kube.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` })).items;
+  async function eventsFor(kind: 'Pod' | 'ServiceAccount', name: string, namespace = ns): Promise<CoreV1Event[]> {
+    return (await kube.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` })).items;
   }
 
   /** The reason's Events exist on the pod and on its ServiceAccount, with the given type. */
@@ -135,7 +135,7 @@ describe('agent scenarios', () => {
     const sa = pod.spec!.serviceAccountName!;
     for (const [kind, name] of [['Pod', pod.metadata!.name!], ['ServiceAccount', sa]] as const) {
       const list = await eventually(async () => {
-        const evs = (await eventsFor(kind, name)).filter((e) => e.reason === reason && e.type === type);
+        const evs = (await eventsFor(kind, name, pod.metadata!.namespace)).filter((e) => e.reason === reason && e.type === type);
         return evs.length > 0 ? evs : undefined;
       }, `a ${type} ${reason} Event on ${kind} ${name}`, 10_000);
       assert.equal(list[0]!.source?.component, 'kube-irsa-agent');
@@ -146,9 +146,9 @@ describe('agent scenarios', () => {
     }
   }
 
-  async function expectHealthMetric(sa: string, reason: string, status: string, agent = agentA): Promise<void> {
+  async function expectHealthMetric(sa: string, reason: string, status: string, agent = agentA, namespace = ns): Promise<void> {
     const text = await agent.metrics();
-    assert.match(text, new RegExp(`kube_irsa_agent_serviceaccount_health\\{serviceaccount_namespace="${ns}",serviceaccount="${sa}",reason="${reason}",status="${status}"\\} 1`));
+    assert.match(text, new RegExp(`kube_irsa_agent_serviceaccount_health\\{serviceaccount_namespace="${namespace}",serviceaccount="${sa}",reason="${reason}",status="${status}"\\} 1`));
   }
 
   test('healthy: STS accepts the token; Normal Events; metric healthy', async () => {
@@ -222,7 +222,8 @@ describe('agent scenarios', () => {
 
   test('an unreadable token file: TokenUnreadable, once the kubelet had time to mount it', async () => {
     const pod = await setUp('unreadable', { token: 'none' });
-    await new Promise((r) => setTimeout(r, 1500));
+    // checked and told to wait: only a finished check puts the next one in the future
+    await eventually(() => ((agentA.running.agent.nextCheckAt(ns, 'unreadable-0') ?? 0) > Date.now() ? true : undefined), 'the first check of the pod without a token', 10_000, 20);
     assert.equal(agentA.running.agent.podVerdict(ns, 'unreadable-0'), undefined, 'no verdict while the token may still be on its way');
     await verdict(pod, 'TokenUnreadable');
     await expectEvents(pod, 'TokenUnreadable', 'Warning', /cannot read .*kubernetes\.io~projected\/aws-iam-token\/token \(ENOENT\)/);
@@ -244,11 +245,14 @@ describe('agent scenarios', () => {
   });
 
   test('a pod admitted without injection: PodNotMutated', async () => {
-    const pod = await setUp('not-mutated', { podLabels: { 'eks.amazonaws.com/skip-pod-identity-webhook': 'true' } });
-    assert.equal(pod.spec?.volumes?.some((v) => v.name === 'aws-iam-token') ?? false, false, 'the webhook skipped it');
+    // a namespace the webhook is not registered for (the skip label would opt the pod out of the agent's checks too)
+    const unhooked = await kube.createNamespace('unhooked');
+    await kube.createServiceAccount(unhooked, 'not-mutated', { 'eks.amazonaws.com/role-arn': role('not-mutated') });
+    const pod = await kube.createPod(unhooked, 'not-mutated-0', { serviceAccountName: 'not-mutated', nodeName: 'node-a', containers: [{ name: 'app', image: PAUSE_IMAGE }] });
+    assert.equal(pod.spec?.volumes?.some((v) => v.name === 'aws-iam-token') ?? false, false, 'the webhook never saw it');
     await verdict(pod, 'PodNotMutated');
     await expectEvents(pod, 'PodNotMutated', 'Warning', /has no web-identity token volume/);
-    await expectHealthMetric('not-mutated', 'PodNotMutated', 'misconfigured');
+    await expectHealthMetric('not-mutated', 'PodNotMutated', 'misconfigured', agentA, unhooked);
     assert.match(await agentA.metrics(), /kube_irsa_agent_pods_not_mutated [1-9]/);
   });
 

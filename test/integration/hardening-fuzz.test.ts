@@ -12,6 +12,7 @@ import { Registry } from 'prom-client';
 import type { IdentityDefaults } from '../../shared/identity/annotations.ts';
 import { parseIdentityMapping } from '../../shared/identity/config-map.ts';
 import { ContainerCredentialsConfig } from '../../shared/identity/container-credentials.ts';
+import { IdentityResolver } from '../../shared/identity/resolver.ts';
 import { ServiceAccountCache } from '../../shared/identity/service-account-cache.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { buildAdmissionApp } from '../../webhook/server.ts';
@@ -37,8 +38,10 @@ function admissionApp() {
   return buildAdmissionApp({
     https: { cert: '', key: '', minVersion: 'TLSv1.2' }, logger, metrics: createWebhookMetrics(new Registry()), readiness: () => undefined,
     deps: {
-      serviceAccounts: cache, defaults, mapping: () => mapping.mapping,
-      containerCredentials: () => new ContainerCredentialsConfig(new Set(['fuzz/plain'])),
+      resolver: new IdentityResolver({
+        serviceAccounts: cache, defaults, mapping: () => mapping.mapping,
+        containerCredentials: () => new ContainerCredentialsConfig(new Set(['fuzz/plain'])),
+      }),
       settings: {
         annotationPrefix: 'eks.amazonaws.com', region: 'eu-west-1', random: () => 0.5,
         webIdentity: { volumeName: 'aws-iam-token', tokenPath: 'token', mountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount' },

@@ -73,6 +73,7 @@ describe('restarts and rollouts', () => {
     const loaders = Array.from({ length: 32 }, async (_, w) => {
       for (let i = 0; !stop; i++) await send(`w${w}-${i}`);
     });
+    // steady load (warmed up, latencies settled) before SIGTERM: this is a duration, not a wait for something to happen
     await new Promise((r) => setTimeout(r, 1500));
     sigtermAt = Date.now();
     child.kill('SIGTERM');
@@ -143,7 +144,9 @@ describe('restarts and rollouts', () => {
       await kube.createPod(ns, 'again-0', { serviceAccountName: 'app', nodeName: 'node-r' });
       await eventually(() => (agent.agent.podVerdict(ns, 'again-0')?.reason === 'Healthy' ? true : undefined), 'the agent to resume', 60_000);
       await agent.agent.settle();
-      await new Promise((r) => setTimeout(r, 3_000)); // a recheck interval after the relist
+      // the pod seen before the restart has been checked again since the relist
+      const dueAfterRelist = agent.agent.nextCheckAt(ns, 'before-0') ?? Date.now();
+      await eventually(() => ((agent.agent.nextCheckAt(ns, 'before-0') ?? 0) > dueAfterRelist ? true : undefined), 'a recheck of the pod seen before the restart', 30_000, 50);
       await agent.agent.settle();
       const events = (await kube.core.listNamespacedEvent({ namespace: ns })).items;
       const forBefore = events.filter((e) => e.involvedObject.name === 'before-0');

@@ -205,7 +205,9 @@ describe('webhook through the real API server', () => {
       await hook.rotateCertificate();
       await eventually(() => (hook.logs.find('serving certificate reloaded').length > i ? true : undefined), `reload ${i + 1}`, 15_000);
     }
-    await new Promise((r) => setTimeout(r, 500));
+    // admissions keep flowing after the last swap before the load stops
+    const afterLast = admitted + failures;
+    await eventually(() => (admitted + failures >= afterLast + 10 ? true : undefined), 'admissions after the last rotation', 15_000, 20);
     stop = true;
     await load;
     assert.equal(failures, 0, `${failures} failed admissions out of ${admitted + failures}`);

@@ -1,7 +1,7 @@
 // The reference docs stay complete: every metric the components register is documented, and every
 // agent reason has its row (as fastify checks its error codes against its docs).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
@@ -25,5 +25,13 @@ test('every webhook and agent metric is documented in docs/metrics.md', async ()
 test('every agent reason has a row in docs/reasons.md', () => {
   const text = docs('reasons.md');
   const missing = Object.keys(REASONS).filter((r) => !text.includes(`| \`${r}\` |`));
+  assert.deepEqual(missing, []);
+});
+
+test('every path docs/architecture.md names exists', () => {
+  const root = path.join(import.meta.dirname, '..', '..');
+  const paths = [...docs('architecture.md').matchAll(/`((?:agent|shared|webhook|test|bin|docs)\/[\w./-]*)`/g)].map((m) => m[1]!);
+  const missing = paths.filter((p) => !existsSync(path.join(root, p)));
+  assert.ok(paths.length > 10);
   assert.deepEqual(missing, []);
 });

@@ -2,29 +2,26 @@
 // (dry runs included, since the webhook has no side effects); everything else passes untouched.
 // The same function serves the HTTP webhook and `kube-irsa mutate`.
 import type { Logger } from 'pino';
-import type { IdentityDefaults, ServiceAccountIdentity } from '../../shared/identity/annotations.ts';
-import type { IdentityMapping } from '../../shared/identity/config-map.ts';
-import type { ContainerCredentialsConfig } from '../../shared/identity/container-credentials.ts';
-import { resolveIdentity, type ResolvedIdentity } from '../../shared/identity/resolve.ts';
+import type { ResolvedIdentity } from '../../shared/identity/resolve.ts';
+import type { IdentityResolver } from '../../shared/identity/resolver.ts';
 import { buildPodPatch, type MutationSettings } from '../core/patch.ts';
 import { isObject, type PodLike } from '../core/pod.ts';
+import { applyPodOverrides } from '../core/pod-overrides.ts';
+import { podShapeProblem } from '../core/pod-shape.ts';
 import type { LookupOutcome } from '../../shared/identity/service-account-cache.ts';
-import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse } from './review.ts';
+import { allow, deny, type AdmissionRequest, type AdmissionVerdict } from './review.ts';
 
 export type AdmissionOutcome = 'mutated' | 'unchanged' | 'no-identity' | 'not-a-pod-create' | 'rejected';
 
 export interface AdmissionDeps {
-  readonly serviceAccounts: {
-    get(namespace: string, name: string): Promise<{ identity: ServiceAccountIdentity | undefined; outcome: LookupOutcome }>;
-  };
-  readonly mapping: () => IdentityMapping;
-  readonly containerCredentials: () => ContainerCredentialsConfig;
-  readonly defaults: IdentityDefaults;
+  /** The one identity resolver the agent and the CLI ask too. */
+  readonly resolver: IdentityResolver;
   readonly settings: MutationSettings;
 }
 
 export interface AdmissionResult {
-  readonly response: AdmissionResponse;
+  /** What to answer, not yet encoded (the HTTP edge and `mutate` encode or print it). */
+  readonly verdict: AdmissionVerdict;
   readonly outcome: AdmissionOutcome;
   readonly identity: ResolvedIdentity | undefined;
   readonly lookup: LookupOutcome | undefined;
@@ -37,31 +34,22 @@ function isPodCreate(req: AdmissionRequest): boolean {
 
 export async function admit(req: AdmissionRequest, deps: AdmissionDeps): Promise<AdmissionResult> {
   const base = { identity: undefined, lookup: undefined, serviceAccount: undefined };
-  if (!isPodCreate(req)) return { ...base, response: allowed(req.uid), outcome: 'not-a-pod-create' };
-  if (!isObject(req.object)) {
-    const got = req.object === null || req.object === undefined ? 'nothing' : Array.isArray(req.object) ? 'an array' : `a ${typeof req.object}`;
-    return { ...base, response: denied(req.uid, `cannot read request.object as a Pod: expected an object, got ${got}`), outcome: 'rejected' };
-  }
+  if (!isPodCreate(req)) return { ...base, verdict: allow(), outcome: 'not-a-pod-create' };
+  const problem = podShapeProblem(req.object);
+  if (problem) return { ...base, verdict: deny(`cannot read request.object as a Pod: ${problem}`), outcome: 'rejected' };
   const pod = req.object as PodLike;
-  const spec = pod.spec;
-  if (!isObject(spec)) {
-    return { ...base, response: denied(req.uid, `cannot read request.object as a Pod: ${spec === undefined || spec === null ? 'it has no spec' : 'spec is not an object'}`), outcome: 'rejected' };
-  }
   // the namespace of the request is authoritative (the object may not carry one yet)
   const namespace = req.namespace ?? (typeof pod.metadata?.namespace === 'string' ? pod.metadata.namespace : '');
-  const saName = typeof spec?.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : 'default';
-  const serviceAccount = `${namespace}/${saName}`;
-  const sa = await deps.serviceAccounts.get(namespace, saName);
-  const identity = resolveIdentity({
-    namespace, serviceAccountName: saName, serviceAccount: sa.identity,
-    mapping: deps.mapping(), containerCredentials: deps.containerCredentials(), defaults: deps.defaults,
-  });
-  if (!identity) return { response: allowed(req.uid), outcome: 'no-identity', identity, lookup: sa.outcome, serviceAccount };
-  const result = buildPodPatch({ pod, identity, ...(req.name !== undefined ? { requestName: req.name } : {}), requestUid: req.uid }, deps.settings);
+  const resolution = await deps.resolver.resolvePod(pod, namespace);
+  const { identity, lookup } = resolution;
+  const serviceAccount = `${namespace}/${resolution.serviceAccount}`;
+  if (!identity) return { verdict: allow(), outcome: 'no-identity', identity, lookup, serviceAccount };
+  const overrides = applyPodOverrides(pod, identity, deps.settings.annotationPrefix);
+  const result = buildPodPatch({ pod, overrides, ...(req.name !== undefined ? { requestName: req.name } : {}), requestUid: req.uid }, deps.settings);
   if (result.patch.length === 0) {
-    return { response: allowed(req.uid, result.warnings), outcome: 'unchanged', identity, lookup: sa.outcome, serviceAccount };
+    return { verdict: allow([], result.warnings), outcome: 'unchanged', identity, lookup, serviceAccount };
   }
-  return { response: patched(req.uid, result.patch, result.warnings), outcome: 'mutated', identity, lookup: sa.outcome, serviceAccount };
+  return { verdict: allow(result.patch, result.warnings), outcome: 'mutated', identity, lookup, serviceAccount };
 }
 
 /** Fields for the per-request log line; never the object itself. */

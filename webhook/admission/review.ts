@@ -3,6 +3,8 @@
 // the echoed apiVersion/kind. Error answers keep the reference's shape: allowed=false and a
 // status message, HTTP 200.
 
+import type { JsonPatchOperation } from '../core/patch.ts';
+
 export interface GroupVersionKind {
   readonly group?: string;
   readonly version?: string;
@@ -65,7 +67,9 @@ export function decodeReview(body: string): DecodedReview {
   }
   const request = doc.request;
   if (!isObject(request)) return { ok: false, typeMeta, uid: '', message: 'bad content' };
-  const uid = typeof request.uid === 'string' ? request.uid : '';
+  // the API server always sends one, and answers without it are not matched to their request
+  if (typeof request.uid !== 'string' || request.uid === '') return { ok: false, typeMeta, uid: '', message: 'bad content: request.uid is missing or empty' };
+  const uid = request.uid;
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   const kind = isObject(request.kind) ? { group: str(request.kind.group), version: str(request.kind.version), kind: str(request.kind.kind) } : undefined;
   return {
@@ -84,22 +88,28 @@ export function decodeReview(body: string): DecodedReview {
   };
 }
 
-export const allowed = (uid: string, warnings: readonly string[] = []): AdmissionResponse =>
-  ({ uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) });
+/** What admission decided, before any encoding: patch operations, not base64. */
+export type AdmissionVerdict =
+  | { readonly allowed: true; readonly patch: readonly JsonPatchOperation[]; readonly warnings: readonly string[] }
+  | { readonly allowed: false; readonly message: string };
 
-export const denied = (uid: string, message: string): AdmissionResponse =>
-  ({ uid, allowed: false, status: { metadata: {}, message } });
+export const allow = (patch: readonly JsonPatchOperation[] = [], warnings: readonly string[] = []): AdmissionVerdict => ({ allowed: true, patch, warnings });
+export const deny = (message: string): AdmissionVerdict => ({ allowed: false, message });
 
-export function patched(uid: string, patch: readonly unknown[], warnings: readonly string[] = []): AdmissionResponse {
+/** The AdmissionResponse for a verdict: the patch base64-encoded, as the API expects. */
+export function admissionResponse(uid: string, verdict: AdmissionVerdict): AdmissionResponse {
+  if (!verdict.allowed) return { uid, allowed: false, status: { metadata: {}, message: verdict.message } };
   return {
     uid, allowed: true,
-    patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
-    patchType: 'JSONPatch',
-    ...(warnings.length > 0 ? { warnings } : {}),
+    ...(verdict.patch.length > 0 ? { patch: Buffer.from(JSON.stringify(verdict.patch)).toString('base64'), patchType: 'JSONPatch' as const } : {}),
+    ...(verdict.warnings.length > 0 ? { warnings: verdict.warnings } : {}),
   };
 }
 
-/** The one way an answer is written: echoed apiVersion/kind (each only if the request had it). */
-export function encodeReview(typeMeta: TypeMeta, response: AdmissionResponse): string {
-  return JSON.stringify({ ...(typeMeta.kind ? { kind: typeMeta.kind } : {}), ...(typeMeta.apiVersion ? { apiVersion: typeMeta.apiVersion } : {}), response });
+/**
+ * The one way an answer is written, errors included: echoed apiVersion/kind (each only if the
+ * request had it), the request's uid, the verdict encoded.
+ */
+export function encodeReview(typeMeta: TypeMeta, uid: string, verdict: AdmissionVerdict): string {
+  return JSON.stringify({ ...(typeMeta.kind ? { kind: typeMeta.kind } : {}), ...(typeMeta.apiVersion ? { apiVersion: typeMeta.apiVersion } : {}), response: admissionResponse(uid, verdict) });
 }

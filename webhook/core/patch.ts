@@ -8,11 +8,12 @@
 //   AWS_WEB_IDENTITY_TOKEN_FILE (or the container-credentials pair), each group skipped when any of
 //   its variables is already set, and a container that has all three groups is left alone.
 import { posix } from 'node:path';
-import { annotationKey, clampTokenExpiration, DEFAULT_TOKEN_EXPIRATION_SECONDS, parseGoInt, ANNOTATION_SUFFIX } from '../../shared/identity/annotations.ts';
+import { DEFAULT_TOKEN_EXPIRATION_SECONDS } from '../../shared/identity/annotations.ts';
+import { ENV, INJECTED_ANNOTATION, injectedRecord, POD_IDENTITY_LABEL, type InjectedRecord } from '../../shared/identity/injection.ts';
 import type { ResolvedIdentity } from '../../shared/identity/resolve.ts';
 import { envNames, isObject, isWindowsPod, listOf, type ContainerLike, type PodLike } from './pod.ts';
+import type { PodOverrides } from './pod-overrides.ts';
 import { roleSessionNameFor } from './session-name.ts';
-import { parseSkipContainers } from './skip-containers.ts';
 
 export interface JsonPatchOperation {
   readonly op: 'add';
@@ -39,7 +40,8 @@ export interface MutationSettings {
 
 export interface MutationRequest {
   readonly pod: PodLike;
-  readonly identity: ResolvedIdentity;
+  /** The resolved identity with the pod's own annotations applied (applyPodOverrides). */
+  readonly overrides: PodOverrides;
   /** The AdmissionRequest's name (the pod may only have generateName) and uid. */
   readonly requestName?: string;
   readonly requestUid?: string;
@@ -51,28 +53,6 @@ export interface MutationResult {
   /** What the pod now carries, as written to the injected annotation. */
   readonly injected: InjectedRecord;
 }
-
-export interface InjectedRecord {
-  readonly mode: ResolvedIdentity['mode'];
-  readonly roleArn?: string;
-  readonly audience: string;
-  readonly source: ResolvedIdentity['source'];
-}
-
-/** Annotation kube-irsa writes on every pod it mutates, read by the agent and by people. */
-export const INJECTED_ANNOTATION = 'kube-irsa.io/injected';
-export const POD_IDENTITY_LABEL = 'eks.amazonaws.com/pod-identity';
-
-export const ENV = {
-  stsRegionalEndpoints: 'AWS_STS_REGIONAL_ENDPOINTS',
-  defaultRegion: 'AWS_DEFAULT_REGION',
-  region: 'AWS_REGION',
-  roleArn: 'AWS_ROLE_ARN',
-  webIdentityTokenFile: 'AWS_WEB_IDENTITY_TOKEN_FILE',
-  roleSessionName: 'AWS_ROLE_SESSION_NAME',
-  containerCredentialsFullUri: 'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-  containerAuthorizationTokenFile: 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
-} as const;
 
 // container-credentials mode jitters the default 24 h expiration into [22 h, 24 h] so that pods
 // started together do not refresh together (the reference does the same)
@@ -88,26 +68,17 @@ function tokenFilePath(settings: TokenVolumeSettings, windows: boolean): string 
   return windows ? `C:${unix.replace(/\//g, '\\')}` : unix;
 }
 
-function tokenExpiration(req: MutationRequest, settings: MutationSettings, warnings: string[]): number {
-  const { identity, pod } = req;
-  let seconds = identity.tokenExpirationSeconds;
-  const key = annotationKey(settings.annotationPrefix, ANNOTATION_SUFFIX.tokenExpiration);
-  const podValue = pod.metadata?.annotations?.[key];
-  if (typeof podValue === 'string') {
-    const parsed = parseGoInt(podValue);
-    if (parsed === undefined) warnings.push(`pod annotation ${key} "${podValue}" is not a whole number of seconds; using ${seconds}`);
-    else seconds = clampTokenExpiration(parsed, `pod annotation ${key}`, warnings);
-  }
+function tokenExpiration(identity: ResolvedIdentity, settings: MutationSettings): number {
+  const seconds = identity.tokenExpirationSeconds;
   if (identity.mode === 'container-credentials' && seconds === DEFAULT_TOKEN_EXPIRATION_SECONDS) {
-    seconds = JITTER_FLOOR_SECONDS + Math.floor(settings.random() * (DEFAULT_TOKEN_EXPIRATION_SECONDS - JITTER_FLOOR_SECONDS + 1));
+    return JITTER_FLOOR_SECONDS + Math.floor(settings.random() * (DEFAULT_TOKEN_EXPIRATION_SECONDS - JITTER_FLOOR_SECONDS + 1));
   }
   return seconds;
 }
 
 /** The env entries a container lacks, in the reference's order; undefined: leave it alone. */
-function missingEnv(container: ContainerLike, req: MutationRequest, settings: MutationSettings, tokenFile: string, sessionName: string | undefined): Array<{ name: string; value: string }> | undefined {
+function missingEnv(container: ContainerLike, identity: ResolvedIdentity, settings: MutationSettings, tokenFile: string, sessionName: string | undefined): Array<{ name: string; value: string }> | undefined {
   const names = envNames(container);
-  const { identity } = req;
   const modeKeys = identity.mode === 'web-identity'
     ? names.has(ENV.roleArn) || names.has(ENV.webIdentityTokenFile)
     : names.has(ENV.containerCredentialsFullUri) || names.has(ENV.containerAuthorizationTokenFile);
@@ -148,18 +119,17 @@ function addToMap(patch: JsonPatchOperation[], mapPath: string, existing: Readon
 }
 
 export function buildPodPatch(req: MutationRequest, settings: MutationSettings): MutationResult {
-  const { pod, identity } = req;
-  const warnings: string[] = [...identity.warnings];
+  const { pod, overrides } = req;
+  const { identity } = overrides;
+  const warnings: string[] = [...identity.warnings, ...overrides.warnings];
   const patch: JsonPatchOperation[] = [];
   const volume = identity.mode === 'web-identity' ? settings.webIdentity : settings.containerCredentials;
   const audience = identity.mode === 'web-identity' ? identity.audience : settings.containerCredentials.audience;
   const windows = isWindowsPod(pod);
   const tokenFile = tokenFilePath(volume, windows);
-  const expirationSeconds = tokenExpiration(req, settings, warnings);
+  const expirationSeconds = tokenExpiration(identity, settings);
 
-  const injected: InjectedRecord = identity.mode === 'web-identity'
-    ? { mode: identity.mode, roleArn: identity.roleArn, audience, source: identity.source }
-    : { mode: identity.mode, audience, source: identity.source };
+  const injected = injectedRecord(identity, audience);
 
   if (!isObject(pod.metadata)) {
     // the API server always sends metadata; a raw object without it still gets a valid patch
@@ -182,10 +152,7 @@ export function buildPodPatch(req: MutationRequest, settings: MutationSettings):
     patch.push(Array.isArray(volumes) ? { op: 'add', path: '/spec/volumes/0', value } : { op: 'add', path: '/spec/volumes', value: [value] });
   }
 
-  const skipKey = annotationKey(settings.annotationPrefix, ANNOTATION_SUFFIX.skipContainers);
-  const skipText = pod.metadata?.annotations?.[skipKey];
-  const skip = typeof skipText === 'string' ? parseSkipContainers(skipText) : { names: new Set<string>(), error: undefined };
-  if (skip.error) warnings.push(`pod annotation ${skipKey} "${String(skipText)}" could not be read (${skip.error}); no container is skipped`);
+  const skip = overrides.skipContainers;
 
   const sessionName = identity.mode === 'web-identity' && identity.injectRoleSessionName
     ? roleSessionNameFor(pod, req.requestName, req.requestUid)
@@ -197,8 +164,8 @@ export function buildPodPatch(req: MutationRequest, settings: MutationSettings):
       // raw JSON can hold anything; only objects are containers (the API server rejects the rest)
       if (!isObject(container)) return;
       if (typeof container.name === 'string') known.add(container.name);
-      if (typeof container?.name === 'string' && skip.names.has(container.name)) return;
-      const env = missingEnv(container, req, settings, tokenFile, sessionName);
+      if (typeof container.name === 'string' && skip.has(container.name)) return;
+      const env = missingEnv(container, identity, settings, tokenFile, sessionName);
       if (env === undefined) return;
       const base = `/spec/${field}/${i}`;
       addToList(patch, `${base}/env`, container.env, env);
@@ -208,8 +175,8 @@ export function buildPodPatch(req: MutationRequest, settings: MutationSettings):
       }
     });
   }
-  const unknown = [...skip.names].filter((n) => !known.has(n));
-  if (unknown.length > 0) warnings.push(`pod annotation ${skipKey} names containers this pod does not have: ${unknown.join(', ')}`);
+  const unknown = [...skip].filter((n) => !known.has(n));
+  if (unknown.length > 0) warnings.push(`pod annotation ${overrides.skipAnnotation} names containers this pod does not have: ${unknown.join(', ')}`);
 
   return { patch, warnings, injected };
 }

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { INJECTED_ANNOTATION as AGENT_ANNOTATION } from '../../../agent/agent.ts';
 import { eventMessage, truncateBytes } from '../../../agent/core/messages.ts';
 import { checkPod, tokenLocation, type AgentPod } from '../../../agent/core/pod-checks.ts';
 import { REASONS } from '../../../agent/core/reasons.ts';
 import { classifyStsFailure, providerFor } from '../../../agent/core/verdicts.ts';
-import { HealthCache, nextCheckDelay } from '../../../agent/health-cache.ts';
+import { nextCheckDelay } from '../../../agent/checks/schedule.ts';
+import { HealthCache } from '../../../agent/health-cache.ts';
 import { probeSessionName } from '../../../agent/identity-prober.ts';
 import { RateLimiter } from '../../../agent/rate-limiter.ts';
 import type { WebIdentity } from '../../../shared/identity/resolve.ts';
-import { INJECTED_ANNOTATION as WEBHOOK_ANNOTATION } from '../../../webhook/core/patch.ts';
+import { INJECTED_ANNOTATION } from '../../../shared/identity/injection.ts';
 
 const identity: WebIdentity = { mode: 'web-identity', roleArn: 'arn:aws:iam::111122223333:role/app', audience: 'sts.amazonaws.com', stsRegionalEndpoints: false, tokenExpirationSeconds: 86400, injectRoleSessionName: false, source: 'service-account', sourceDetail: undefined, warnings: [] };
 const mutatedPod = (env: Array<{ name: string; value: string }> = []): AgentPod => ({
-  metadata: { name: 'p', namespace: 'ns', uid: 'u', annotations: { [WEBHOOK_ANNOTATION]: '{}' } },
+  metadata: { name: 'p', namespace: 'ns', uid: 'u', annotations: { [INJECTED_ANNOTATION]: '{}' } },
   spec: {
     serviceAccountName: 'app',
     containers: [{ name: 'c', env: [{ name: 'AWS_ROLE_ARN', value: identity.roleArn }, { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token' }, ...env], volumeMounts: [{ name: 'aws-iam-token', mountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount' }] }],
@@ -22,22 +22,21 @@ const mutatedPod = (env: Array<{ name: string; value: string }> = []): AgentPod 
 });
 
 describe('pod checks', () => {
-  test('the agent and the webhook agree on the injected annotation', () => assert.equal(AGENT_ANNOTATION, WEBHOOK_ANNOTATION));
   test('a mutated pod with the current role has no findings and a token location', () => {
-    assert.deepEqual(checkPod(mutatedPod(), identity, WEBHOOK_ANNOTATION), []);
+    assert.deepEqual(checkPod(mutatedPod(), identity), []);
     assert.deepEqual(tokenLocation(mutatedPod()), { volumeName: 'aws-iam-token', path: 'token', audience: 'sts.amazonaws.com' });
   });
   test('an unmutated pod', () => {
     const pod: AgentPod = { metadata: { name: 'p' }, spec: { containers: [{ name: 'c' }] } };
-    assert.equal(checkPod(pod, identity, WEBHOOK_ANNOTATION)[0]?.reason, 'PodNotMutated');
+    assert.equal(checkPod(pod, identity)[0]?.reason, 'PodNotMutated');
   });
   test('a stale role, and a role removed from the ServiceAccount', () => {
-    assert.equal(checkPod(mutatedPod(), { ...identity, roleArn: 'arn:aws:iam::111122223333:role/new' }, WEBHOOK_ANNOTATION)[0]?.reason, 'StaleRole');
-    assert.equal(checkPod(mutatedPod(), undefined, WEBHOOK_ANNOTATION)[0]?.reason, 'StaleRole');
+    assert.equal(checkPod(mutatedPod(), { ...identity, roleArn: 'arn:aws:iam::111122223333:role/new' })[0]?.reason, 'StaleRole');
+    assert.equal(checkPod(mutatedPod(), undefined)[0]?.reason, 'StaleRole');
   });
   test('a session name STS would refuse', () => {
-    assert.equal(checkPod(mutatedPod([{ name: 'AWS_ROLE_SESSION_NAME', value: 'x'.repeat(65) }]), identity, WEBHOOK_ANNOTATION)[0]?.reason, 'InvalidSessionName');
-    assert.deepEqual(checkPod(mutatedPod([{ name: 'AWS_ROLE_SESSION_NAME', value: 'web-0' }]), identity, WEBHOOK_ANNOTATION), []);
+    assert.equal(checkPod(mutatedPod([{ name: 'AWS_ROLE_SESSION_NAME', value: 'x'.repeat(65) }]), identity)[0]?.reason, 'InvalidSessionName');
+    assert.deepEqual(checkPod(mutatedPod([{ name: 'AWS_ROLE_SESSION_NAME', value: 'web-0' }]), identity), []);
   });
   test('a Windows token path maps to the mount', () => {
     const pod = mutatedPod();

@@ -1,5 +1,5 @@
 // The admission app's HTTP surface through fastify's inject(): the reference's handler test vectors
-// (../shared/conformance/upstream-webhook/extra/handler_test_vectors.json), with kube-irsa's
+// (test/fixtures/reference-webhook/handler-test-vectors.json, the project's transcription), with kube-irsa's
 // documented deviations asserted as such, plus the edge cases the reference does not handle.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,13 +9,12 @@ import fastJsonPatch from 'fast-json-patch';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { IdentityDefaults } from '../../../shared/identity/annotations.ts';
-import { IdentityMapping } from '../../../shared/identity/config-map.ts';
-import { ContainerCredentialsConfig } from '../../../shared/identity/container-credentials.ts';
+import { IdentityResolver } from '../../../shared/identity/resolver.ts';
 import { createWebhookMetrics } from '../../../webhook/metrics.ts';
 import { buildAdmissionApp, MAX_REVIEW_BYTES } from '../../../webhook/server.ts';
 import { ServiceAccountCache } from '../../../shared/identity/service-account-cache.ts';
 
-const VECTORS = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../../../shared/conformance/upstream-webhook/extra/handler_test_vectors.json'), 'utf8')) as {
+const VECTORS = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../fixtures/reference-webhook/handler-test-vectors.json'), 'utf8')) as {
   serviceAccounts: Array<{ namespace: string; name: string; annotations: Record<string, string> }>;
   expectedPatchJSON: string;
   httpCases: Array<{ name: string; contentType: string; requestBody: string; expectedStatus: number; expectedBody: string }>;
@@ -24,7 +23,7 @@ const VECTORS = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../..
 const defaults: IdentityDefaults = { annotationPrefix: 'eks.amazonaws.com', audience: 'sts.amazonaws.com', stsRegionalEndpoints: false, tokenExpirationSeconds: 86_400, injectRoleSessionName: false };
 const logger = pino({ level: 'silent' });
 
-function app() {
+function app(resolver?: IdentityResolver) {
   const cache = new ServiceAccountCache({ defaults, read: undefined, gracePeriodMs: 0, logger });
   for (const sa of VECTORS.serviceAccounts) {
     cache.upsert(`${sa.namespace}/${sa.name}`, cache.parse({ metadata: { namespace: sa.namespace, name: sa.name, annotations: sa.annotations } }));
@@ -37,7 +36,7 @@ function app() {
       https: { cert: '', key: '', minVersion: 'TLSv1.2' },
       logger, metrics, readiness: () => undefined,
       deps: {
-        serviceAccounts: cache, defaults, mapping: () => IdentityMapping.empty, containerCredentials: () => ContainerCredentialsConfig.empty,
+        resolver: resolver ?? new IdentityResolver({ serviceAccounts: cache, defaults }),
         settings: {
           annotationPrefix: 'eks.amazonaws.com', region: '', random: () => 0,
           webIdentity: { volumeName: 'aws-iam-token', tokenPath: 'token', mountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount' },
@@ -161,6 +160,26 @@ describe('admission HTTP edge cases', () => {
   test('a JSON array body is refused in a well-formed answer', async () => {
     const r = JSON.parse((await post('[1,2]')).body) as Review;
     assert.equal(r.response.allowed, false);
+  });
+  test('a review without a uid is refused as malformed, never mutated', async () => {
+    for (const uid of [undefined, '', 42]) {
+      const r = JSON.parse((await post(podReview({ uid }))).body) as Review;
+      assert.equal(r.response.allowed, false, String(uid));
+      assert.equal(r.response.patch, undefined);
+      assert.match(r.response.status!.message, /request\.uid is missing/);
+      assert.equal(r.apiVersion, 'admission.k8s.io/v1', 'still answered through the encoder');
+    }
+  });
+  test('an unexpected failure answers 500 through the one encoder: uid, apiVersion and kind echoed', async () => {
+    const failing = { resolvePod: () => Promise.reject(new Error('boom')) } as unknown as IdentityResolver;
+    const { app: a } = app(failing);
+    const res = await a.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: podReview() });
+    await a.close();
+    assert.equal(res.statusCode, 500);
+    assert.deepEqual(JSON.parse(res.body), {
+      kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1',
+      response: { uid: 'abc', allowed: false, status: { metadata: {}, message: 'internal error in kube-irsa' } },
+    });
   });
   test('GET /mutate is not an admission endpoint', async () => {
     const { app: a } = app();

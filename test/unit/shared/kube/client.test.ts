@@ -216,18 +216,30 @@ describe('watches', () => {
   });
 
   test('abort ends the watch without calling done; silence past the idle timeout is an error', async () => {
+    let serverSawClose!: () => void;
+    const closed = new Promise<void>((r) => (serverSawClose = r));
     answer = (_req, res) => {
+      res.on('close', () => serverSawClose());
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write(JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'x' } } }) + '\n');
     };
     const c = client();
     try {
-      const aborted = collect(c);
-      await new Promise((r) => setTimeout(r, 100));
-      aborted.handle.abort();
-      const outcome = await Promise.race([aborted.done.then(() => 'done called'), new Promise((r) => setTimeout(() => r('no done'), 200))]);
-      assert.equal(outcome, 'no done');
-      assert.equal(aborted.events.length, 1);
+      const events: unknown[] = [];
+      let firstEvent!: () => void;
+      const arrived = new Promise<void>((r) => (firstEvent = r));
+      let doneCalled = false;
+      const handle = c.watch('/api/v1/pods', {}, (e) => {
+        events.push(e);
+        firstEvent();
+      }, () => (doneCalled = true), 5_000);
+      await arrived;
+      handle.abort();
+      // the connection is gone at the server's end, and every callback that was to follow has run
+      await closed;
+      await new Promise((r) => setImmediate(r));
+      assert.equal(doneCalled, false, 'abort does not call done');
+      assert.equal(events.length, 1);
 
       const silent = collect(c, {}, 150);
       const err = await silent.done;

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fastJsonPatch from 'fast-json-patch';
 import type { WebIdentity, ContainerCredentialsIdentity } from '../../../../shared/identity/resolve.ts';
-import { buildPodPatch, INJECTED_ANNOTATION, type MutationSettings } from '../../../../webhook/core/patch.ts';
+import { INJECTED_ANNOTATION } from '../../../../shared/identity/injection.ts';
+import { buildPodPatch, type MutationSettings } from '../../../../webhook/core/patch.ts';
 import { isWindowsPod, type PodLike } from '../../../../webhook/core/pod.ts';
+import { applyPodOverrides } from '../../../../webhook/core/pod-overrides.ts';
 import { roleSessionNameFor, sanitizeSessionName } from '../../../../webhook/core/session-name.ts';
 import { parseSkipContainers } from '../../../../webhook/core/skip-containers.ts';
 
@@ -21,7 +23,8 @@ const pod = (spec: Record<string, unknown> = {}, metadata: Record<string, unknow
   apiVersion: 'v1', kind: 'Pod', metadata, spec: { containers: [{ name: 'app', image: 'x' }], ...spec },
 });
 const mutate = (p: PodLike, identity: WebIdentity | ContainerCredentialsIdentity = web, s: Partial<MutationSettings> = {}, req: { requestName?: string; requestUid?: string } = {}) => {
-  const r = buildPodPatch({ pod: p, identity, ...req }, { ...settings, ...s });
+  const all = { ...settings, ...s };
+  const r = buildPodPatch({ pod: p, overrides: applyPodOverrides(p, identity, all.annotationPrefix), ...req }, all);
   const out = fastJsonPatch.applyPatch(structuredClone(p), structuredClone(r.patch) as fastJsonPatch.Operation[], true, false).newDocument as {
     metadata: { labels?: Record<string, string>; annotations: Record<string, string> };
     spec: { containers: Array<Record<string, unknown> & { env?: Array<{ name: string; value: string }> }>; initContainers?: Array<Record<string, unknown>>; volumes: Array<{ name: string; projected?: { sources: Array<{ serviceAccountToken: { expirationSeconds: number } }> } }> };

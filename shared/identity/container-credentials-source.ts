@@ -2,9 +2,9 @@
 // previous associations stay in force, and the problem is logged and counted.
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { ContainerCredentialsConfig, parseContainerCredentialsConfig } from '../shared/identity/container-credentials.ts';
-import { watchFiles, type FileWatch } from '../shared/file-watch.ts';
-import { KeptConfig, type SourceEvent } from '../shared/identity/kept-config.ts';
+import { ContainerCredentialsConfig, parseContainerCredentialsConfig, type ContainerCredentialsParseResult } from './container-credentials.ts';
+import { watchFiles, type FileWatch } from '../file-watch.ts';
+import { KeptConfig, type SourceEvent } from './kept-config.ts';
 
 /** The container-credentials association file, reloaded when it changes. */
 export class ContainerCredentialsSource {
@@ -35,15 +35,19 @@ export class ContainerCredentialsSource {
   }
 
   async load(): Promise<void> {
-    let text: string | undefined;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (err) {
-      // a missing file disables the mode, as in the reference
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.warn({ file: this.file, err: (err as Error).message }, 'cannot read the container-credentials file');
-      text = undefined;
-    }
-    const result = parseContainerCredentialsConfig(text);
+    const result = await readContainerCredentialsFile(this.file, (err) => this.logger.warn({ file: this.file, err }, 'cannot read the container-credentials file'));
     this.associations.offer(result.ok ? { value: result.config } : result);
   }
+}
+
+/** Reads and parses the file once; a missing file disables the mode, as in the reference. */
+export async function readContainerCredentialsFile(file: string, onReadError: (message: string) => void): Promise<ContainerCredentialsParseResult> {
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') onReadError((err as Error).message);
+    text = undefined;
+  }
+  return parseContainerCredentialsConfig(text);
 }
