@@ -3,7 +3,7 @@
 import { threadId } from 'node:worker_threads';
 import type { Command } from '../shared/cli/command.ts';
 import { runService } from '../shared/cli/service.ts';
-import { loadKubeClient } from '../shared/kube/client.ts';
+import { loadKubeClient, statusOf } from '../shared/kube/client.ts';
 import { corePath } from '../shared/kube/objects.ts';
 import { createReflector, type Reflector } from '../shared/kube/reflector.ts';
 import type { Logger } from '../shared/logging.ts';
@@ -16,6 +16,7 @@ import { IdentityResolver } from '../shared/identity/resolver.ts';
 import { MappingSource } from '../shared/identity/mapping-source.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import { buildAdmissionApp, buildMetricsApp } from './server.ts';
+import type { GuardedPod } from './token-guard/handler.ts';
 import type { RunningWebhook, StartOptions } from './running.ts';
 import { startWebhookWorkers } from './workers.ts';
 import { readServiceAccount, ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
@@ -55,16 +56,26 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, opts: 
   await containerCredentials?.start();
 
   let draining = false;
+  const resolver = new IdentityResolver({
+    serviceAccounts, defaults: config.identity,
+    mapping: () => mapping.current,
+    ...(containerCredentials ? { containerCredentials: () => containerCredentials.current } : {}),
+  });
   const admission = buildAdmissionApp({
     https: { cert: serving.cert, key: serving.key, minVersion: config.tls.minVersion, ...(config.tls.ciphers ? { ciphers: config.tls.ciphers } : {}) },
     logger, metrics, maxInFlight: config.maxInFlight,
-    deps: {
-      resolver: new IdentityResolver({
-        serviceAccounts, defaults: config.identity,
-        mapping: () => mapping.current,
-        ...(containerCredentials ? { containerCredentials: () => containerCredentials.current } : {}),
-      }),
-      settings: { ...config.mutation, random },
+    deps: { resolver, settings: { ...config.mutation, random } },
+    // the token guard reads the bound pod as it is now: a GET per agent TokenRequest, no cache
+    tokenGuard: {
+      resolver,
+      getPod: async (namespace, name) => {
+        try {
+          return await client.request<GuardedPod>('GET', corePath('namespaces', namespace, 'pods', name));
+        } catch (err) {
+          if (statusOf(err) === 404) return undefined;
+          throw err;
+        }
+      },
     },
     readiness: () => {
       if (draining) return 'shutting down';

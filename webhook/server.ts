@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import { admit, requestLogFields, type AdmissionDeps } from './admission/handler.ts';
 import { decodeReview, deny, encodeReview } from './admission/review.ts';
 import type { WebhookMetrics } from './metrics.ts';
+import { guardTokenRequest, type TokenGuardDeps } from './token-guard/handler.ts';
 
 // A Pod is at most ~1.5 MiB (etcd's request limit); an AdmissionReview can carry it twice (object
 // and oldObject) plus envelope. 7 MiB is what controller-runtime allows for the same reason.
@@ -28,6 +29,8 @@ export interface AdmissionAppOptions {
   readonly readiness: Readiness;
   /** Admissions in progress beyond which new ones are refused at once with 503 (0: no limit). */
   readonly maxInFlight?: number;
+  /** Serves /validate-agent-token, the node restriction of the agent's TokenRequests. */
+  readonly tokenGuard?: TokenGuardDeps;
 }
 
 /** What a connection-level failure answers, as fastify's default handler does; none for HPE_PAUSED (see below). */
@@ -139,6 +142,20 @@ export function buildAdmissionApp(opts: AdmissionAppOptions) {
     }
     return encodeReview(decoded.typeMeta, decoded.request.uid, result.verdict);
   });
+
+  const tokenGuard = opts.tokenGuard;
+  if (tokenGuard) {
+    app.post('/validate-agent-token', async (req, reply) => {
+      const decoded = decodeReview(typeof req.body === 'string' ? req.body : '');
+      reply.type('application/json');
+      if (!decoded.ok) return encodeReview(decoded.typeMeta, decoded.uid, deny(decoded.message));
+      const { verdict, decision } = await guardTokenRequest(decoded.request, tokenGuard);
+      if (decision && !decision.allowed) {
+        logger.info({ rule: decision.rule, namespace: decoded.request.namespace, serviceAccount: decoded.request.name, requester: decoded.request.userInfo?.username }, 'agent TokenRequest denied');
+      }
+      return encodeReview(decoded.typeMeta, decoded.request.uid, verdict);
+    });
+  }
 
   app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));
   app.get('/readyz', async (_req, reply) => {

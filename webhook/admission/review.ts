@@ -20,6 +20,13 @@ export interface AdmissionRequest {
   readonly subResource?: string;
   readonly dryRun?: boolean;
   readonly object?: unknown;
+  /** Who asked; the token guard reads the requester's node from its extra. */
+  readonly userInfo?: UserInfo;
+}
+
+export interface UserInfo {
+  readonly username?: string;
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface TypeMeta {
@@ -84,8 +91,17 @@ export function decodeReview(body: string): DecodedReview {
       ...(str(request.subResource) !== undefined ? { subResource: str(request.subResource) } : {}),
       dryRun: request.dryRun === true,
       object: request.object,
+      ...(isObject(request.userInfo) ? { userInfo: userInfoOf(request.userInfo) } : {}),
     },
   };
+}
+
+function userInfoOf(u: Record<string, unknown>): UserInfo {
+  const extra: Record<string, string[]> = {};
+  if (isObject(u.extra)) {
+    for (const [k, v] of Object.entries(u.extra)) if (Array.isArray(v)) extra[k] = v.filter((x): x is string => typeof x === 'string');
+  }
+  return { ...(typeof u.username === 'string' ? { username: u.username } : {}), extra };
 }
 
 /** What admission decided, before any encoding: patch operations, not base64. */
