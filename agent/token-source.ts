@@ -8,7 +8,11 @@ import { corePath, type TokenRequest } from '../shared/kube/objects.ts';
 import { serviceAccountOf } from '../shared/identity/resolver.ts';
 import type { AgentPod, TokenLocation } from './core/pod-checks.ts';
 
-export type TokenRead = { readonly ok: true; readonly token: string } | { readonly ok: false; readonly detail: string };
+/**
+ * A token, or why there is none. `refused`: the API server refused or failed a TokenRequest — a
+ * fact about the agent's own access, never about the pod.
+ */
+export type TokenRead = { readonly ok: true; readonly token: string } | { readonly ok: false; readonly detail: string; readonly refused?: true };
 
 export interface TokenSource {
   readonly kind: 'kubelet' | 'token-request';
@@ -60,7 +64,7 @@ export function tokenRequestSource(client: KubeClient): TokenSource {
         const token = await mintToken(client, pod.metadata?.namespace ?? '', serviceAccountOf(pod), audience, { name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
         return token ? { ok: true, token } : { ok: false, detail: 'the TokenRequest returned no token' };
       } catch (err) {
-        return { ok: false, detail: `TokenRequest failed: ${describeKubeError(err)}` };
+        return { ok: false, refused: true, detail: `TokenRequest failed: ${describeKubeError(err)}` };
       }
     },
   };

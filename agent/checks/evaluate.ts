@@ -84,6 +84,10 @@ export function evaluate(facts: Facts, policy: EvaluatePolicy): Decision {
 
   const read = facts.token;
   if (!read) return { kind: 'need-token', audience: web.audience };
+  if (!read.ok && read.refused) {
+    // the agent's own access failed (token guard, admission policy, RBAC, API server): inconclusive
+    return { kind: 'report', verdict: { ...base, reason: 'TokenRequestRefused', verdict: 'inconclusive', detail: read.detail, claims: undefined }, fresh: true, next: { kind: 'backoff', base: 'retry', reason: 'TokenRequestRefused' } };
+  }
   if (!read.ok) {
     // the kubelet mounts the token only when it sets the pod up: not a problem yet
     if (now - facts.firstSeenAt < policy.tokenWaitMs) return { kind: 'wait', next: { kind: 'at', at: now + Math.min(policy.retryIntervalMs, policy.tokenWaitMs) } };

@@ -35,6 +35,7 @@ export const REASONS = {
   Throttled: { verdict: 'inconclusive', scope: 'identity', meaning: 'STS answered Throttling: the account\'s request rate is exhausted.', fix: 'Retried with backoff; lower --sts-qps if it persists.' },
   IdPUnreachable: { verdict: 'inconclusive', scope: 'identity', meaning: 'STS could not reach the issuer to verify the token (IDPCommunicationError, or a verification-key failure although the keys are reachable from here).', fix: 'Retried with backoff; if it persists, check that the issuer URL is reachable from the internet, not only from the cluster.' },
   STSUnreachable: { verdict: 'inconclusive', scope: 'node', meaning: 'STS could not be reached from this node (network, DNS, TLS, 5xx).', fix: 'Retried with backoff; check egress to the regional STS endpoint from this node.' },
+  TokenRequestRefused: { verdict: 'inconclusive', scope: 'node', meaning: 'In token-request mode the API server refused or failed the agent\'s TokenRequest for the pod (the token guard, the admission policy, RBAC, or the API server itself): the agent could not check the pod, which is not shown to be misconfigured.', fix: 'Retried with backoff; the message names the refusal (for the token guard, its rule: see docs/security.md); check the agent\'s RBAC and agent.allowedAudiences.' },
   ProbeError: { verdict: 'inconclusive', scope: 'identity', meaning: 'STS answered something the agent does not recognise.', fix: 'Retried with backoff; see the agent\'s log.' },
 } as const satisfies Record<string, ReasonInfo>;
 

@@ -87,3 +87,8 @@ seccompProfile:
         - {key: {{ .root.Values.webhook.failurePolicy.requireLabel }}, operator: {{ .labelOperator }}, values: ["true"]}
         {{- end }}
 {{- end }}
+
+{{/* The token guard (node restriction of the agent's TokenRequests) runs where both run and the agent mints tokens. */}}
+{{- define "kube-irsa.tokenGuard" -}}
+{{- if and .Values.webhook.enabled .Values.agent.enabled (eq .Values.agent.tokenSource "token-request") }}true{{ end }}
+{{- end -}}

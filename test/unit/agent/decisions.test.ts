@@ -83,6 +83,17 @@ describe('evaluate: from facts to a decision', () => {
     const d = evaluate(facts({ firstSeenAt: NOW - 1_000, token: { ok: false, detail: 'ENOENT' } }), policy);
     assert.deepEqual(d, { kind: 'wait', next: { kind: 'at', at: NOW + 10_000 } });
   });
+  test('a TokenRequest the API server refused (token guard, policy, RBAC): TokenRequestRefused, inconclusive, at once', () => {
+    // even while the token wait would still be running: a refusal is not a token the kubelet has yet to mount
+    const d = evaluate(facts({ firstSeenAt: NOW - 1_000, token: { ok: false, refused: true, detail: 'TokenRequest failed: HTTP 400: kube-irsa token guard (PodOnOtherNode): …' } }), policy);
+    assert.equal(d.kind, 'report');
+    if (d.kind !== 'report') return;
+    assert.equal(d.verdict.reason, 'TokenRequestRefused');
+    assert.equal(d.verdict.verdict, 'inconclusive');
+    assert.match(d.verdict.detail, /PodOnOtherNode/);
+    assert.deepEqual(d.next, { kind: 'backoff', base: 'retry', reason: 'TokenRequestRefused' });
+  });
+
   test('a token still unreadable after --token-wait: TokenUnreadable, backing off', () => {
     const d = evaluate(facts({ token: { ok: false, detail: 'EACCES' } }), policy);
     assert.ok(d.kind === 'report');
