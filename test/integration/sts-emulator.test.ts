@@ -307,7 +307,9 @@ describe('STS emulator with the real AWS SDK', () => {
           return true;
         });
       };
-      await expectError({ ...credentials, secretAccessKey: `x${credentials.secretAccessKey.slice(1)}` }, 'SignatureDoesNotMatch',
+      // another secret: its first character changed (to one it cannot already be)
+      const wrongSecret = `${credentials.secretAccessKey.startsWith('x') ? 'y' : 'x'}${credentials.secretAccessKey.slice(1)}`;
+      await expectError({ ...credentials, secretAccessKey: wrongSecret }, 'SignatureDoesNotMatch',
         'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
       await expectError({ ...credentials, accessKeyId: 'ASIAAAAAAAAAAAAAAAAA' }, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
       await expectError({ ...credentials, sessionToken: 'IQoJb3JpZ2luX2VjEnot-the-token' }, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
