@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { eventually } from '../cluster/kube-helpers.ts';
-import { IMAGES, realNodeUnavailable, startRealCluster, sweepAbandonedRuns, type RealCluster } from '../node/cluster.ts';
+import { acquireLock, IMAGES, realNodeUnavailable, startRealCluster, sweepAbandonedRuns, type RealCluster } from '../node/cluster.ts';
 import { ACCOUNT, CHART, chartArgs, createAppPod as createPod, roleArn, setUpAccount, trustPolicyFor } from '../node/workloads.ts';
 import { machineDifferences, processesInNamespaces, snapshotMachine, type MachineState } from '../node/machine-state.ts';
 
@@ -50,9 +50,8 @@ describe('a real single-node cluster: the chart installed, the image built', { s
   }
 
   before(async () => {
-    await sweepAbandonedRuns();
-    machineBefore = await snapshotMachine();
-    cluster = await startRealCluster();
+    // the machine as it was, seen while this run holds it (another worktree's run may be going)
+    cluster = await startRealCluster({ onLocked: async () => { machineBefore = await snapshotMachine(); } });
     core = cluster.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
     apps = cluster.controlPlane.kubeConfig.makeApiClient(AppsV1Api);
     custom = cluster.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -136,7 +135,10 @@ describe('a real single-node cluster: the chart installed, the image built', { s
       spec: { serviceAccountName: 'orders', nodeName: 'node-elsewhere', containers: [{ name: 'app', image: IMAGES.app, imagePullPolicy: 'Never' }] },
     } });
     const here = await core.readNamespacedPod({ namespace: APP_NS, name: 'orders' });
-    const agentPod = (await core.listNamespacedPod({ namespace: RELEASE_NS, labelSelector: 'app.kubernetes.io/component=agent' })).items[0]?.metadata?.name ?? '';
+    // the agent pod of the upgraded DaemonSet (helm's --wait may return before its rollout ends)
+    await cluster.kubectl(['rollout', 'status', '-n', RELEASE_NS, `daemonset/${RELEASE}-agent`, '--timeout=180s']);
+    const agentPod = (await core.listNamespacedPod({ namespace: RELEASE_NS, labelSelector: 'app.kubernetes.io/component=agent' })).items
+      .find((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp)?.metadata?.name ?? '';
     // a TokenRequest made inside the agent's container with its own credentials; only the status
     // and the refusal come out, never a token
     const tokenRequestFromAgent = async (pod: V1Pod): Promise<{ status: number; message: string }> => JSON.parse(await cluster.kubectl(['exec', '-n', RELEASE_NS, agentPod, '--', 'node', '-e', `
@@ -262,8 +264,11 @@ describe('a real single-node cluster: the chart installed, the image built', { s
 
 describe('a real-node run whose process was killed', { skip: unavailable }, () => {
   test('is cleaned up by the next run: sysctls restored, no cgroup, mount, interface, process or folder left', { timeout: 15 * 60_000 }, async () => {
+    // the machine as it was, seen while no other run holds it
+    const release = await acquireLock();
     await sweepAbandonedRuns();
     const before = await snapshotMachine();
+    await release();
     const child = spawn(process.execPath, [path.join(import.meta.dirname, '..', 'node', 'cli.ts'), 'up'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -278,8 +283,12 @@ describe('a real-node run whose process was killed', { skip: unavailable }, () =
     await sweepAbandonedRuns();
     await eventually(async () => (machineDifferences(before, await snapshotMachine()).length === 0 ? true : undefined), 'the machine to be as it was', 30_000, 500)
       .catch(async (err: Error) => { throw new Error(`${err.message}: ${machineDifferences(before, await snapshotMachine()).join('; ')}`); });
-    const leftovers = (await readdir('/var/tmp')).filter((e) => e.startsWith('kube-irsa-node-') || e === 'kube-irsa-real-node.lock');
-    assert.deepEqual(leftovers, []);
+    // its folder is gone, and the lock is no longer its (another worktree's run may hold one now)
+    const runDir = /run folder: (\S+)/.exec(out)?.[1] ?? '';
+    assert.ok(runDir.startsWith('/var/tmp/kube-irsa-node-'), out);
+    assert.equal(await stat(runDir).then(() => true, () => false), false, `${runDir} is gone`);
+    const lockOwner = await readFile('/var/tmp/kube-irsa-real-node.lock/owner.pid', 'utf8').catch(() => '');
+    assert.notEqual(lockOwner, String(child.pid));
   });
 });
 

@@ -14,6 +14,6 @@ if (why) {
   process.exit(1);
 }
 const cluster = await startRealCluster();
-process.stdout.write(`KUBECONFIG=${cluster.controlPlane.kubeconfigPath}\nkubectl: ${cluster.binDir}/kubectl\nSTS emulator (inside the cluster): ${cluster.stsEndpoint}\nready; Ctrl-C stops and removes everything\n`);
+process.stdout.write(`run folder: ${cluster.dir}\nKUBECONFIG=${cluster.controlPlane.kubeconfigPath}\nkubectl: ${cluster.binDir}/kubectl\nSTS emulator (inside the cluster): ${cluster.stsEndpoint}\nready; Ctrl-C stops and removes everything\n`);
 // SIGINT/SIGTERM stop the cluster and exit (stop-on-signal.ts)
 await new Promise(() => undefined);

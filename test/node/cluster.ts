@@ -58,12 +58,19 @@ export interface RealCluster {
   stop(): Promise<void>;
 }
 
-export async function startRealCluster(opts: { parentDir?: string } = {}): Promise<RealCluster> {
+export interface RealClusterOptions {
+  readonly parentDir?: string;
+  /** Runs once this run holds the machine (lock taken, dead runs swept), before it changes anything. */
+  readonly onLocked?: () => Promise<void>;
+}
+
+export async function startRealCluster(opts: RealClusterOptions = {}): Promise<RealCluster> {
   const why = realNodeUnavailable();
   if (why) throw new Error(why);
   const parent = opts.parentDir ?? DEFAULT_PARENT;
   const release = await acquireLock(parent);
   await sweepAbandonedRuns(parent);
+  await opts.onLocked?.();
   const dir = await mkdtemp(path.join(parent, RUN_PREFIX));
   await writeFile(path.join(dir, OWNER_FILE), String(process.pid));
 
@@ -175,7 +182,7 @@ export async function sweepAbandonedRuns(parent = DEFAULT_PARENT): Promise<void>
 }
 
 /** One real-node run per machine: the kubelet's cgroups and sysctls are machine-wide. */
-async function acquireLock(parent: string): Promise<() => Promise<void>> {
+export async function acquireLock(parent: string = DEFAULT_PARENT): Promise<() => Promise<void>> {
   const lock = path.join(parent, LOCK_NAME);
   const deadline = Date.now() + 30 * 60_000;
   let said = false;
