@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { parseTrustPolicy, PolicyError, type TrustPolicy } from './trust-policy.ts';
+import { parseTrustPolicy, PolicyError, type TrustPolicy } from '../../shared/iam/trust-policy.ts';
 
 export interface OidcProviderSpec {
   /** The issuer, with or without `https://`. */
