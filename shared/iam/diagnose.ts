@@ -11,20 +11,20 @@ export const WEB_IDENTITY_ACTION = 'sts:AssumeRoleWithWebIdentity';
 
 /** Stable names: they appear in Events, the IRSACheck status and `doctor`; never renamed once released. */
 export const CAUSES = {
-  SubjectMismatch: 'A condition on <provider>:sub does not match the ServiceAccount\'s subject (another namespace, name, or both).',
-  AudienceConditionMismatch: 'A condition on <provider>:aud does not match the token\'s audience.',
-  WildcardNeedsStringLike: 'StringEquals compares * and ? literally; a pattern needs StringLike.',
-  FederatedPrincipalMismatch: 'The statement\'s Principal.Federated names another OIDC provider, account or issuer host (an https:// prefix or a trailing slash included).',
-  ActionNotAllowed: 'The statement does not allow sts:AssumeRoleWithWebIdentity (e.g. sts:AssumeRole instead).',
-  ExplicitDeny: 'A Deny statement applies to this token; a Deny wins over every Allow.',
-  ConditionKeyTypo: 'A condition key is neither <provider>:sub, <provider>:aud nor <provider>:amr (the issuer host spelled differently, a stray space), so the key is missing from the request.',
-  ConditionMismatch: 'Another condition (amr, a global key, Null) is false for this request.',
-  NoAllowStatement: 'The trust policy has no Allow statement for web identities at all.',
-  RoleNotFound: 'The role does not exist (STS hides this behind AccessDenied).',
-  ProviderMissingInAccount: 'The role\'s account has no IAM OIDC provider for the token\'s issuer.',
-  ClientIdMissing: 'The account\'s OIDC provider does not list the token\'s audience among its client IDs.',
-  PolicyNotUnderstood: 'The trust policy uses something this evaluator does not support, so no cause can be named.',
-} as const;
+  SubjectMismatch: { meaning: 'A condition on <provider>:sub does not match the ServiceAccount\'s subject: another namespace, name, or both (the nearest allowed sub is named).', fix: 'Set the value to system:serviceaccount:<namespace>:<name> of the pod\'s ServiceAccount (a StringLike pattern keeps its wildcards).' },
+  AudienceConditionMismatch: { meaning: 'A condition on <provider>:aud does not match the token\'s audience.', fix: 'Set the value to the audience the token carries (sts.amazonaws.com by default).' },
+  WildcardNeedsStringLike: { meaning: 'StringEquals compares * and ? literally, so a pattern never matches.', fix: 'Use StringLike for that key.' },
+  FederatedPrincipalMismatch: { meaning: 'Principal.Federated names another OIDC provider, account, partition or issuer host, the issuer URL instead of the provider ARN, or has an https:// prefix or a trailing slash.', fix: 'Use arn:<partition>:iam::<role account>:oidc-provider/<issuer without https://>.' },
+  ActionNotAllowed: { meaning: 'The statement does not allow sts:AssumeRoleWithWebIdentity (e.g. sts:AssumeRole, or a NotAction that excludes it).', fix: 'Set Action to sts:AssumeRoleWithWebIdentity.' },
+  ExplicitDeny: { meaning: 'A Deny statement (named) applies to this token; a Deny wins over every Allow.', fix: 'Remove the Deny statement or narrow its conditions so it no longer matches this ServiceAccount.' },
+  ConditionKeyTypo: { meaning: 'A condition key is neither <provider>:sub, <provider>:aud nor <provider>:amr (the issuer host spelled differently, https:// in the key, a stray space), so the request has no such key.', fix: 'Rename the key to <issuer without https://>:sub (or :aud).' },
+  ConditionMismatch: { meaning: 'Another condition (amr, a global key such as sts:RoleSessionName, a Null test) is false for this request; ServiceAccount tokens have no amr.', fix: 'Use the IfExists form for a key the token lacks, or fix the value.' },
+  NoAllowStatement: { meaning: 'The trust policy has no Allow statement, so every web identity is refused.', fix: 'Add the Allow statement for the provider with sub and aud conditions.' },
+  RoleNotFound: { meaning: 'GetRole says NoSuchEntity: the role does not exist (STS hides this behind AccessDenied).', fix: 'Create the role, or fix the role name in the eks.amazonaws.com/role-arn annotation.' },
+  ProviderMissingInAccount: { meaning: 'The role\'s account has no IAM OIDC provider whose URL equals the token\'s issuer (IAM matches exactly, case and trailing slash included).', fix: 'Create the IAM OIDC provider for the issuer, with client ID sts.amazonaws.com, in the role\'s account.' },
+  ClientIdMissing: { meaning: 'The account\'s OIDC provider does not list the token\'s audience among its client IDs.', fix: 'Add the audience (sts.amazonaws.com) to the provider\'s client IDs.' },
+  PolicyNotUnderstood: { meaning: 'The trust policy uses something this evaluator does not support (e.g. a Numeric or Date operator), so no cause can be named.', fix: 'Compare the policy with the minimal one by hand; the verdict is unchanged.' },
+} as const satisfies Record<string, { readonly meaning: string; readonly fix: string }>;
 export type Cause = keyof typeof CAUSES;
 
 export interface ProviderFacts {
