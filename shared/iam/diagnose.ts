@@ -5,7 +5,8 @@
 // same evaluator the STS emulator enforces, until the policy allows, so combined mistakes come out
 // as several findings and the corrected policy is known to pass. Only claims (iss, sub, aud, amr)
 // are ever quoted, never the token.
-import { evaluateTrustPolicy, parseTrustPolicy, PolicyError, type ConditionTrace, type StatementTrace } from './trust-policy.ts';
+import { oidcProviderArn, parseRoleArn, providerUrlOf } from './arn.ts';
+import { evaluateTrustPolicy, matchesPattern, parseTrustPolicy, PolicyError, type ConditionTrace, type StatementTrace } from './trust-policy.ts';
 
 export const WEB_IDENTITY_ACTION = 'sts:AssumeRoleWithWebIdentity';
 
@@ -87,12 +88,6 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const clip = (s: string): string => (s.length <= EVENT_CHANGE_LIMIT ? s : `${s.slice(0, EVENT_CHANGE_LIMIT - 1)}…`);
 const q = JSON.stringify;
 const statementName = (index: number, sid: string | undefined): string => `Statement[${index}]${sid === undefined ? '' : ` (Sid ${q(sid)})`}`;
-export const providerUrlOf = (issuer: string): string => issuer.replace(/^https:\/\//, '');
-
-function parseRoleArn(arn: string): { partition: string; account: string; name: string } | undefined {
-  const m = /^arn:([\w-]+):iam::(\d{12}):role\/(?:[^/]+\/)*([\w+=,.@-]+)$/.exec(arn);
-  return m ? { partition: m[1] ?? 'aws', account: m[2] ?? '', name: m[3] ?? '' } : undefined;
-}
 
 /** The trust policy a web identity needs: the provider, the action, sub and aud with StringEquals. */
 export function minimalTrustPolicy(providerArn: string, providerUrl: string, sub: string, aud: string): Json {
@@ -119,8 +114,6 @@ function levenshtein(a: string, b: string): number {
 const nearest = (values: readonly string[], target: string): string =>
   values.reduce((best, v) => (levenshtein(v, target) < levenshtein(best, target) ? v : best), values[0] ?? '');
 
-const globMatches = (pattern: string, value: string): boolean =>
-  new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`, 's').test(value);
 
 function subjectParts(sub: string): { namespace: string; name: string } | undefined {
   if (!sub.startsWith(SA_PREFIX)) return undefined;
@@ -132,7 +125,7 @@ function subjectDiffers(policyValue: string, sub: string, like: boolean): Subjec
   const p = subjectParts(policyValue);
   const t = subjectParts(sub);
   if (!p || !t) return 'other';
-  const same = (a: string, b: string): boolean => (like ? globMatches(a, b) : a === b);
+  const same = (a: string, b: string): boolean => (like ? matchesPattern(a, b) : a === b);
   const ns = !same(p.namespace, t.namespace);
   const name = !same(p.name, t.name);
   return ns && name ? 'both' : ns ? 'namespace' : name ? 'name' : 'other';
@@ -143,7 +136,7 @@ function correctedSubject(policyValue: string, sub: string, like: boolean): stri
   const p = subjectParts(policyValue);
   const t = subjectParts(sub);
   if (!like || !p || !t) return sub;
-  const keep = (a: string, b: string): string => (globMatches(a, b) ? a : b);
+  const keep = (a: string, b: string): string => (matchesPattern(a, b) ? a : b);
   return `${SA_PREFIX}${keep(p.namespace, t.namespace)}:${keep(p.name, t.name)}`;
 }
 
@@ -280,7 +273,7 @@ function conditionFix(trace: StatementTrace, c: ConditionTrace, ctx: Context): F
   const like = isLike(c.operator);
   if (isNegated(c.operator)) {
     // a negated operator in an Allow statement excludes this request: drop the values that exclude it
-    const keep = c.policyValues.filter((v) => !(c.requestValues ?? []).some((rv) => (like ? globMatches(v, rv) : v === rv)));
+    const keep = c.policyValues.filter((v) => !(c.requestValues ?? []).some((rv) => (like ? matchesPattern(v, rv) : v === rv)));
     return {
       finding: {
         cause: claim === 'sub' ? 'SubjectMismatch' : claim === 'aud' ? 'AudienceConditionMismatch' : 'ConditionMismatch', statement, condition,
@@ -438,7 +431,7 @@ export function diagnose(input: DiagnosisInput): Diagnosis {
   if (!arn) throw new Error(`not a role ARN: ${q(input.roleArn)}`);
   const findings: Finding[] = [];
   const providerUrl = providerUrlOf(input.token.iss);
-  const providerArn = `arn:${arn.partition}:iam::${arn.account}:oidc-provider/${providerUrl}`;
+  const providerArn = oidcProviderArn(arn.partition, arn.account, providerUrl);
   let correctedProvider: ProviderFacts | undefined;
 
   const provider = input.token.iss.startsWith('https://') ? input.providers.find((p) => providerUrlOf(p.url) === providerUrl) : undefined;

@@ -224,6 +224,11 @@ function globToRegExp(pattern: string, ignoreCase: boolean): RegExp {
   return new RegExp(`^${out}$`, ignoreCase ? 'is' : 's');
 }
 
+/** Whether a value matches an IAM pattern (StringLike's `*` and `?`), case-sensitively. */
+export function matchesPattern(pattern: string, value: string): boolean {
+  return globToRegExp(pattern, false).test(value);
+}
+
 /** Replaces `${key}` policy variables with single-valued context values (2012-10-17 only). */
 function substitute(value: string, lookup: (key: string) => readonly string[] | undefined, enabled: boolean): string {
   if (!enabled) return value;

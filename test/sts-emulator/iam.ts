@@ -5,6 +5,7 @@
 // global and account-scoped: a caller reads its own account, with SigV4 scoped to service `iam`.
 import { StsError } from './errors.ts';
 import type { IssuedSession } from './caller-identity.ts';
+import { escapeXml, isoSeconds } from './protocol.ts';
 import type { IamState, OidcProvider, Role } from './state.ts';
 
 export const IAM_VERSION = '2010-05-08';
@@ -31,9 +32,6 @@ export interface IamAnswer {
   readonly resource: string | undefined;
 }
 
-const escapeXml = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
-const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const members = (values: readonly string[], indent: string): string => values.map((v) => `\n${indent}<member>${escapeXml(v)}</member>`).join('');
 
 /** Whether the caller may use the IAM reads: a user's own flag, or the flag of the role a session is of. */

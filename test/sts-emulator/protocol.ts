@@ -34,11 +34,11 @@ export function parseQuery(text: string): QueryRequest {
   };
 }
 
-const escapeXml = (s: string): string =>
+export const escapeXml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
 /** ISO-8601 UTC with second precision and a Z, as STS writes Expiration. */
-const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function renderSuccessXml(r: AssumeResult, requestId: string): string {
   return `<AssumeRoleWithWebIdentityResponse xmlns="${XMLNS}">

@@ -5,7 +5,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import { oidcProviderArn, providerUrlOf } from '../../shared/iam/arn.ts';
 import { parseTrustPolicy, PolicyError, type TrustPolicy } from '../../shared/iam/trust-policy.ts';
+
+export { providerUrlOf };
 
 export interface OidcProviderSpec {
   /** The issuer, with or without `https://`. */
@@ -98,9 +101,6 @@ const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const ROLE_PATH = /^\/(?:[\x21-\x7e]+\/)?$/;
 const PARTITIONS = new Set(['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc']);
 
-export function providerUrlOf(issuerOrUrl: string): string {
-  return issuerOrUrl.replace(/^https:\/\//, '');
-}
 
 const documentOf = (policy: unknown): string => (typeof policy === 'string' ? policy : JSON.stringify(policy));
 
@@ -146,7 +146,7 @@ export class IamState {
     const url = providerUrlOf(spec.url);
     const provider: OidcProvider = {
       account, url, clientIds: [...spec.clientIds],
-      arn: `arn:${a.partition}:iam::${account}:oidc-provider/${url}`,
+      arn: oidcProviderArn(a.partition, account, url),
       thumbprints: spec.thumbprints ? [...spec.thumbprints] : [createHash('sha1').update(url).digest('hex')],
       createDate: a.providers.get(url)?.createDate ?? new Date(),
     };
