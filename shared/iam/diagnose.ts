@@ -101,6 +101,7 @@ function minimalStatement(providerArn: string, providerUrl: string, sub: string,
   };
 }
 
+// edit distance, to name the allowed value nearest the token's (a few short strings per diagnosis)
 function levenshtein(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
@@ -113,7 +114,6 @@ function levenshtein(a: string, b: string): number {
 
 const nearest = (values: readonly string[], target: string): string =>
   values.reduce((best, v) => (levenshtein(v, target) < levenshtein(best, target) ? v : best), values[0] ?? '');
-
 
 function subjectParts(sub: string): { namespace: string; name: string } | undefined {
   if (!sub.startsWith(SA_PREFIX)) return undefined;
@@ -204,7 +204,7 @@ function claimOfKey(key: string, ctx: Context): 'sub' | 'aud' | 'amr' | 'global'
   if (lower === `${ctx.providerUrl.toLowerCase()}:sub`) return 'sub';
   if (lower === `${ctx.providerUrl.toLowerCase()}:aud`) return 'aud';
   if (lower === `${ctx.providerUrl.toLowerCase()}:amr`) return 'amr';
-  if (/^(aws|sts):[\w-]+$/i.test(key)) return 'global';
+  if (/^(aws|sts):[\w/-]+$/i.test(key)) return 'global';
   return undefined;
 }
 

@@ -82,6 +82,14 @@ describe('trust-policy diagnosis', () => {
     assert.deepEqual(d, { cause: undefined, findings: [], correctedTrustPolicy: undefined, correctedProvider: undefined, resolved: true });
   });
 
+  test('a global key (sts:RoleSessionName) that differs is a ConditionMismatch with the request\'s value', () => {
+    const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Federated: PROVIDER_ARN }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: { StringEquals: { 'sts:RoleSessionName': 'batch' } } }] };
+    const d = diagnose({ roleArn: ROLE_ARN, trustPolicy: policy, providers: [{ url: env.providerUrl, clientIds: ['sts.amazonaws.com'] }], token, roleSessionName: 'kube-irsa-probe' });
+    assert.deepEqual(d.findings.map((f) => [f.cause, f.change]), [['ConditionMismatch', 'Statement[0] Condition.StringEquals."sts:RoleSessionName": "batch" → "kube-irsa-probe"']]);
+    assert.deepEqual(d.findings[0]?.condition, { operator: 'StringEquals', key: 'sts:RoleSessionName', policyValues: ['batch'], requestValues: ['kube-irsa-probe'] });
+    assert.equal(d.resolved, true);
+  });
+
   test('a policy the evaluator cannot read is PolicyNotUnderstood, with where', () => {
     const d = diagnose({ roleArn: ROLE_ARN, trustPolicy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:*","Condition":{"NumericLessThan":{"k":"1"}}}]}', providers: [{ url: env.providerUrl, clientIds: ['sts.amazonaws.com'] }], token });
     assert.equal(d.cause, 'PolicyNotUnderstood');
