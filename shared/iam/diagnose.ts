@@ -208,9 +208,11 @@ function claimOfKey(key: string, ctx: Context): 'sub' | 'aud' | 'amr' | 'global'
   return undefined;
 }
 
+/** The claim a misspelt key means: by its suffix (`sub `, `subject`, `aud1`), else by its values. */
 function guessClaim(key: string, values: readonly string[]): 'sub' | 'aud' | 'amr' | undefined {
   const suffix = key.slice(key.lastIndexOf(':') + 1).trim().toLowerCase();
-  if (suffix === 'sub' || suffix === 'aud' || suffix === 'amr') return suffix;
+  const byName = (['sub', 'aud', 'amr'] as const).find((claim) => suffix.startsWith(claim) || levenshtein(suffix, claim) <= 1);
+  if (byName) return byName;
   if (values.some((v) => v.startsWith(SA_PREFIX))) return 'sub';
   if (values.some((v) => /amazonaws\.com/.test(v))) return 'aud';
   return undefined;
