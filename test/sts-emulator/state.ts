@@ -1,7 +1,7 @@
 // The emulator's IAM world: accounts, their OIDC providers (URL without scheme, client IDs) and
 // roles (ARN, unique ID, maximum session duration, trust policy as written), and the IAM users
-// whose access keys may call the IAM reads. Loaded from a YAML/JSON file or
-// changed at run time by tests; every change is validated the way IAM validates it.
+// whose access keys may call the IAM reads. Loaded from a YAML/JSON file or changed at run time by
+// tests; every change is validated the way IAM validates it.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
@@ -101,7 +101,6 @@ const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const ROLE_PATH = /^\/(?:[\x21-\x7e]+\/)?$/;
 const PARTITIONS = new Set(['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc']);
 
-
 const documentOf = (policy: unknown): string => (typeof policy === 'string' ? policy : JSON.stringify(policy));
 
 function uniqueIdFor(arn: string, prefix = 'AROA'): string {
@@ -147,6 +146,7 @@ export class IamState {
     const provider: OidcProvider = {
       account, url, clientIds: [...spec.clientIds],
       arn: oidcProviderArn(a.partition, account, url),
+      // IAM stores a thumbprint per provider; without one configured, a stable stand-in of the right shape
       thumbprints: spec.thumbprints ? [...spec.thumbprints] : [createHash('sha1').update(url).digest('hex')],
       createDate: a.providers.get(url)?.createDate ?? new Date(),
     };
@@ -244,6 +244,10 @@ function validateProvider(spec: OidcProviderSpec, at: string): string[] {
     spec.clientIds.forEach((c, i) => {
       if (typeof c !== 'string' || c.length === 0 || c.length > 255) problems.push(`${at}.clientIds[${i}]: must be a string of 1 to 255 characters`);
     });
+  }
+  if (spec?.thumbprints !== undefined && (!Array.isArray(spec.thumbprints) || spec.thumbprints.length > 5
+    || spec.thumbprints.some((t) => typeof t !== 'string' || !/^[0-9a-fA-F]{40}$/.test(t)))) {
+    problems.push(`${at}.thumbprints: a list of up to 5 SHA-1 fingerprints, 40 hex digits each`);
   }
   return problems;
 }

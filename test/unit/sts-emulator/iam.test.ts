@@ -101,5 +101,7 @@ describe('emulator IAM reads', () => {
       return true;
     });
     assert.throws(() => parseEmulatorConfig({ accounts: [{ id: ACCOUNT, roles: [{ name: 'r', trustPolicy: POLICY, allowIamReads: 'yes' }] }] }, 'e.yaml'), /roles\[0\]\.allowIamReads: must be true or false/);
+    assert.throws(() => parseEmulatorConfig({ accounts: [{ id: ACCOUNT, oidcProviders: [{ url: 'oidc.example.com', clientIds: ['sts.amazonaws.com'], thumbprints: ['abc'] }] }] }, 'e.yaml'),
+      /oidcProviders\[0\]\.thumbprints: a list of up to 5 SHA-1 fingerprints, 40 hex digits each/);
   });
 });
