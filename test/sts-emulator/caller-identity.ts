@@ -35,7 +35,7 @@ export const callerErrors = {
 const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
 
 /** The hash constructor SignatureV4 wants: SHA-256, or HMAC-SHA-256 when given a secret. */
-class Sha256 {
+export class Sha256 {
   private readonly hash;
   constructor(secret?: SourceData) {
     this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));

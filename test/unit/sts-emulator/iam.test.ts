@@ -2,7 +2,8 @@
 // through the real SDK is in test/integration/iam-diagnosis.test.ts), and configuration errors.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { IssuedSession } from '../../../test/sts-emulator/caller-identity.ts';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { authenticate, Sha256, type IssuedSession } from '../../../test/sts-emulator/caller-identity.ts';
 import { StsError } from '../../../test/sts-emulator/errors.ts';
 import { handleIam, mayReadIam } from '../../../test/sts-emulator/iam.ts';
 import { ConfigError, IamState, parseEmulatorConfig } from '../../../test/sts-emulator/state.ts';
@@ -103,5 +104,34 @@ describe('emulator IAM reads', () => {
     assert.throws(() => parseEmulatorConfig({ accounts: [{ id: ACCOUNT, roles: [{ name: 'r', trustPolicy: POLICY, allowIamReads: 'yes' }] }] }, 'e.yaml'), /roles\[0\]\.allowIamReads: must be true or false/);
     assert.throws(() => parseEmulatorConfig({ accounts: [{ id: ACCOUNT, oidcProviders: [{ url: 'oidc.example.com', clientIds: ['sts.amazonaws.com'], thumbprints: ['abc'] }] }] }, 'e.yaml'),
       /oidcProviders\[0\]\.thumbprints: a list of up to 5 SHA-1 fingerprints, 40 hex digits each/);
+  });
+});
+
+describe('SigV4 for the IAM reads', () => {
+  const body = 'Action=GetRole&Version=2010-05-08&RoleName=app';
+  async function signed(service: string, secretAccessKey = user.secretAccessKey) {
+    const signer = new SignatureV4({ service, region: 'us-east-1', sha256: Sha256, credentials: { accessKeyId: user.accessKeyId, secretAccessKey } });
+    const req = await signer.sign({
+      method: 'POST', protocol: 'http:', hostname: '127.0.0.1', path: '/', query: {}, body,
+      headers: { host: '127.0.0.1:4566', 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+    });
+    return { method: 'POST', url: '/', headers: req.headers, body };
+  }
+  const callers = (id: string) => (id === user.accessKeyId ? user : undefined);
+
+  test('a request signed for iam by the user\'s key authenticates as the user', async () => {
+    assert.equal((await authenticate(await signed('iam'), callers, new Date(), 'iam')).arn, `arn:aws:iam::${ACCOUNT}:user/ops`);
+  });
+
+  test('a request scoped to another service is refused as IAM refuses it', async () => {
+    await assert.rejects(authenticate(await signed('sts'), callers, new Date(), 'iam'), (err: unknown) => {
+      assert.ok(err instanceof StsError);
+      assert.deepEqual([err.code, err.status, err.message], ['SignatureDoesNotMatch', 403, "Credential should be scoped to correct service: 'iam'. "]);
+      return true;
+    });
+  });
+
+  test('a wrong secret does not match', async () => {
+    await assert.rejects(authenticate(await signed('iam', 'x'.repeat(40)), callers, new Date(), 'iam'), { code: 'SignatureDoesNotMatch', status: 403 });
   });
 });
