@@ -395,9 +395,12 @@ function nextPolicyFix(doc: Json, ctx: Context): Fix | undefined {
   const deny = evaluation.statements.find((s) => s.applies && s.effect === 'Deny');
   if (deny) {
     const name = statementName(deny.index, deny.sid);
+    const first = deny.conditions[0];
     return {
       finding: {
         cause: 'ExplicitDeny', statement: { index: deny.index, sid: deny.sid },
+        // the Deny's first condition, which this request satisfies
+        ...(first ? { condition: { operator: first.operator, key: first.key, policyValues: first.policyValues, requestValues: first.requestValues } } : {}),
         message: `${name} is a Deny that applies to ${q(ctx.sub)}${deny.conditions.length > 0 ? ` (${deny.conditions.map((c) => `${c.operator} ${c.key} ${q(c.policyValues)}`).join(', ')})` : ''}.`,
         change: clip(`remove ${name} (Effect Deny)`),
       },

@@ -116,11 +116,11 @@ export function diagnosisCases(env: DiagnosisEnv): DiagnosisCase[] {
 
     // explicit Deny
     { name: 'a Deny for the whole namespace wins over the Allow', trustPolicy: policy(stmt(), stmt({ Sid: 'NoShop', Effect: 'Deny', Condition: { StringLike: { [sub]: `system:serviceaccount:${ns}:*` } } })),
-      expect: { causes: ['ExplicitDeny'], statement: 1, sid: 'NoShop', change: 'remove Statement[1] (Sid "NoShop") (Effect Deny)' } },
+      expect: { causes: ['ExplicitDeny'], statement: 1, sid: 'NoShop', condition: { operator: 'StringLike', key: sub }, change: 'remove Statement[1] (Sid "NoShop") (Effect Deny)' } },
     { name: 'an unconditional Deny among three statements', trustPolicy: policy(stmt({ Sid: 'Other', Condition: { StringEquals: { [sub]: 'system:serviceaccount:a:b' } } }), stmt(), { Sid: 'Freeze', Effect: 'Deny', Principal: '*', Action: 'sts:*' }),
       expect: { causes: ['ExplicitDeny'], statement: 2, sid: 'Freeze', change: 'remove Statement[2] (Sid "Freeze")' } },
     { name: 'a Deny with IfExists on a key the token lacks applies (amr)', trustPolicy: policy(stmt(), stmt({ Effect: 'Deny', Condition: { StringNotEqualsIfExists: { [`${P}:amr`]: 'authenticated' } } })),
-      expect: { causes: ['ExplicitDeny'], statement: 1, change: 'remove Statement[1]' } },
+      expect: { causes: ['ExplicitDeny'], statement: 1, condition: { operator: 'StringNotEqualsIfExists', key: `${P}:amr` }, change: 'remove Statement[1]' } },
     { name: 'a Deny and a wrong sub in the Allow: both fixed', trustPolicy: policy(stmt({ Condition: { StringEquals: { [sub]: `system:serviceaccount:${ns}-prod:${name}` } } }), stmt({ Effect: 'Deny', Condition: { StringLike: { [sub]: `system:serviceaccount:${ns}:*` } } })),
       expect: { causes: ['ExplicitDeny', 'SubjectMismatch'], statement: 1, change: 'remove Statement[1]' } },
     { name: 'only a Deny for another provider: no Allow at all', trustPolicy: policy(stmt({ Effect: 'Deny', Principal: { Federated: `arn:aws:iam::${account}:oidc-provider/other.example.com` } })),
