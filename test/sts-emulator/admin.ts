@@ -4,12 +4,13 @@
 //
 //   GET  /_emulator/requests                    the request log
 //   POST /_emulator/state {op, account, …}       putRole | updateTrustPolicy | deleteRole |
-//                                               putOidcProvider | deleteOidcProvider | addAccount
+//                                               putOidcProvider | deleteOidcProvider | addAccount |
+//                                               putUser (an IAM user's key for the IAM reads)
 //   PUT  /_emulator/faults {…}                   replaces the fault settings
 //   PUT  /_emulator/disabled-regions ["…"]       replaces the disabled regions
 import type http from 'node:http';
 import type { EmulatorFaults, StsEmulator } from './emulator.ts';
-import type { OidcProviderSpec, RoleSpec } from './state.ts';
+import type { IamUserSpec, OidcProviderSpec, RoleSpec } from './state.ts';
 
 export const ADMIN_PREFIX = '/_emulator/';
 const MAX_ADMIN_BODY = 256 * 1024;
@@ -20,7 +21,8 @@ export type StateOperation =
   | { readonly op: 'updateTrustPolicy'; readonly account: string; readonly role: string; readonly policy: unknown }
   | { readonly op: 'deleteRole'; readonly account: string; readonly role: string }
   | { readonly op: 'putOidcProvider'; readonly account: string; readonly spec: OidcProviderSpec }
-  | { readonly op: 'deleteOidcProvider'; readonly account: string; readonly url: string };
+  | { readonly op: 'deleteOidcProvider'; readonly account: string; readonly url: string }
+  | { readonly op: 'putUser'; readonly account: string; readonly spec: IamUserSpec };
 
 export function applyStateOperation(emulator: StsEmulator, o: StateOperation): void {
   const { state } = emulator;
@@ -31,6 +33,7 @@ export function applyStateOperation(emulator: StsEmulator, o: StateOperation): v
     case 'deleteRole': state.deleteRole(o.account, o.role); return;
     case 'putOidcProvider': state.putOidcProvider(o.account, o.spec); return;
     case 'deleteOidcProvider': state.deleteOidcProvider(o.account, o.url); return;
+    case 'putUser': state.putUser(o.account, o.spec); return;
     default: throw new Error(`unknown operation ${JSON.stringify((o as { op?: unknown }).op)}`);
   }
 }

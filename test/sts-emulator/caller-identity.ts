@@ -1,20 +1,23 @@
-// GetCallerIdentity for the credentials the emulator issued: an application that assumed a role
-// with its web identity (through the SDK's default chain) asks "who am I?" with SigV4-signed
-// requests. The emulator keeps every session it issues and checks the signature by signing the
-// same request again with the session's secret, with the SDK's own signer (@smithy/signature-v4).
+// SigV4 authentication of the emulator's signed calls (GetCallerIdentity, the IAM reads): an
+// application that assumed a role with its web identity (through the SDK's default chain), or a
+// configured IAM user with a static access key, signs its requests. The emulator keeps every
+// session it issues and checks the signature by signing the same request again with the caller's
+// secret, with the SDK's own signer (@smithy/signature-v4).
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
 import { StsError } from './errors.ts';
 
+/** A caller's signing credentials and identity: a session the emulator issued or an IAM user's key. */
 export interface IssuedSession {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
-  readonly sessionToken: string;
-  readonly expiration: Date;
+  /** Absent for an IAM user's long-term key. */
+  readonly sessionToken: string | undefined;
+  readonly expiration: Date | undefined;
   readonly arn: string;
-  /** `<role unique id>:<session name>`. */
+  /** `<role unique id>:<session name>`, or the user's unique id. */
   readonly userId: string;
   readonly account: string;
 }
@@ -26,12 +29,13 @@ export const callerErrors = {
   signatureMismatch: () => new StsError('SignatureDoesNotMatch', 403,
     'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.'),
   incompleteSignature: (detail: string) => new StsError('IncompleteSignature', 400, detail),
+  wrongService: (service: string) => new StsError('SignatureDoesNotMatch', 403, `Credential should be scoped to correct service: '${service}'. `),
 } as const;
 
 const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
 
 /** The hash constructor SignatureV4 wants: SHA-256, or HMAC-SHA-256 when given a secret. */
-class Sha256 {
+export class Sha256 {
   private readonly hash;
   constructor(secret?: SourceData) {
     this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
@@ -57,16 +61,17 @@ export interface SignedRequest {
   readonly body: string;
 }
 
-/** The session a signed request comes from, or the error STS answers with. */
-export async function authenticate(req: SignedRequest, sessions: ReadonlyMap<string, IssuedSession>, now: Date): Promise<IssuedSession> {
+/** The caller a signed request comes from, or the error STS (or IAM, for `service` iam) answers with. */
+export async function authenticate(req: SignedRequest, callers: (accessKeyId: string) => IssuedSession | undefined, now: Date, service?: string): Promise<IssuedSession> {
   const header = req.headers.authorization;
   if (header === undefined) throw callerErrors.missingAuthentication();
   const m = AUTHORIZATION.exec(header);
   if (!m) throw callerErrors.incompleteSignature(`Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters. Authorization=${header.split(' ')[0] ?? ''}`);
-  const [, accessKeyId = '', , region = '', service = '', signedHeaders = '', signature = ''] = m;
-  const session = sessions.get(accessKeyId);
+  const [, accessKeyId = '', , region = '', scopedService = '', signedHeaders = '', signature = ''] = m;
+  const session = callers(accessKeyId);
   if (session === undefined || req.headers['x-amz-security-token'] !== session.sessionToken) throw callerErrors.invalidClientToken();
-  if (session.expiration.getTime() <= now.getTime()) throw callerErrors.expiredToken();
+  if (session.expiration !== undefined && session.expiration.getTime() <= now.getTime()) throw callerErrors.expiredToken();
+  if (service !== undefined && scopedService !== service) throw callerErrors.wrongService(service);
 
   const amzDate = String(req.headers['x-amz-date'] ?? '');
   const signingDate = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
@@ -79,7 +84,7 @@ export async function authenticate(req: SignedRequest, sessions: ReadonlyMap<str
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
   const signer = new SignatureV4({
-    service, region, sha256: Sha256, uriEscapePath: true,
+    service: scopedService, region, sha256: Sha256, uriEscapePath: true,
     credentials: { accessKeyId, secretAccessKey: session.secretAccessKey, sessionToken: session.sessionToken },
   });
   const host = headers.host ?? '';

@@ -1,5 +1,6 @@
 // The STS emulator as an HTTP server on loopback: in-process for tests (state, faults, request log
-// and counters are plain properties) and standalone through main.ts. The region a request is for
+// and counters are plain properties) and standalone through main.ts. It also answers the IAM reads
+// (iam.ts), told apart by the Query Version (IAM's 2010-05-08), from the same state. The region a request is for
 // comes from the first path segment (`http://127.0.0.1:PORT/us-west-2`), since an unsigned request
 // to a custom endpoint carries no other trace of it.
 import { randomUUID } from 'node:crypto';
@@ -9,6 +10,7 @@ import { fetchIssuerKeys } from '../../shared/oidc/issuer-keys.ts';
 import { handleAdmin, ADMIN_PREFIX } from './admin.ts';
 import { authenticate, renderCallerIdentityJson, renderCallerIdentityXml, type IssuedSession } from './caller-identity.ts';
 import { StsError, stsErrors } from './errors.ts';
+import { handleIam, IAM_ACTIONS, IAM_VERSION, IAM_XMLNS } from './iam.ts';
 import { ACTION, assumeRoleWithWebIdentity, type FaultSettings } from './pipeline.ts';
 import { API_VERSION, parseQuery, renderErrorJson, renderErrorXml, renderSuccessJson, renderSuccessXml, XMLNS } from './protocol.ts';
 import { IamState, type EmulatorConfig } from './state.ts';
@@ -41,6 +43,7 @@ export interface RequestLogEntry {
   readonly requestId: string;
   readonly region: string;
   readonly action: string;
+  /** The role asked for; for GetRole the role read, for GetCallerIdentity the caller. */
   readonly roleArn: string | undefined;
   readonly roleSessionName: string | undefined;
   /** `Success` or the error code. */
@@ -62,7 +65,7 @@ export class StsEmulator {
   clockOffsetSeconds = 0;
   clockSkewSeconds: number;
   readonly requests: RequestLogEntry[] = [];
-  /** Every session issued, by access key id, for GetCallerIdentity. */
+  /** Every session issued, by access key id, for the signed calls (GetCallerIdentity, the IAM reads). */
   readonly sessions = new Map<string, IssuedSession>();
   private readonly server: http.Server;
   private readonly admin: boolean;
@@ -112,8 +115,9 @@ export class StsEmulator {
     return out;
   }
 
-  count(filter: { roleArn?: string; result?: string } = {}): number {
+  count(filter: { roleArn?: string; result?: string; action?: string } = {}): number {
     return this.requests.filter((r) => (filter.roleArn === undefined || r.roleArn === filter.roleArn)
+      && (filter.action === undefined || r.action === filter.action)
       && (filter.result === undefined || r.result === filter.result)).length;
   }
 
@@ -122,6 +126,17 @@ export class StsEmulator {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+  }
+
+  /** The signing credentials of an access key: a session the emulator issued, or an IAM user's key. */
+  private callerFor(accessKeyId: string): IssuedSession | undefined {
+    const session = this.sessions.get(accessKeyId);
+    if (session) return session;
+    const user = this.state.findUserByAccessKey(accessKeyId);
+    return user && {
+      accessKeyId, secretAccessKey: user.secretAccessKey, sessionToken: undefined, expiration: undefined,
+      arn: user.arn, userId: user.userId, account: user.account,
+    };
   }
 
   private takeThrottleToken(now: number): boolean {
@@ -143,7 +158,6 @@ export class StsEmulator {
       return;
     }
     const region = REGION_SEGMENT.exec(url.pathname)?.[1] ?? this.defaultRegion;
-    const wantsJson = (req.headers.accept ?? '').includes('application/json');
 
     let text: string;
     if (req.method === 'GET') {
@@ -171,16 +185,28 @@ export class StsEmulator {
       res.writeHead(302, { location: 'https://aws.amazon.com/iam' }).end();
       return;
     }
+    const iam = query.version === IAM_VERSION;
+    // IAM answers XML only; STS has a legacy JSON mode
+    const wantsJson = !iam && (req.headers.accept ?? '').includes('application/json');
+    const signed = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: req.method === 'POST' ? text : '' };
+    const now = new Date(started + this.clockOffsetSeconds * 1000);
 
     let status = 200;
     let result = 'Success';
     let payload: string;
     let roleArn = query.params.RoleArn;
     try {
-      if (query.version !== API_VERSION) throw stsErrors.invalidAction(query.action, query.version ?? 'NO_VERSION_SPECIFIED');
-      if (!ACTIONS.has(query.action)) throw stsErrors.invalidAction(query.action, query.version);
-      if (!this.takeThrottleToken(started)) throw stsErrors.throttling();
-      if (query.action === 'AssumeRoleWithWebIdentity') {
+      if (iam) {
+        if (!IAM_ACTIONS.has(query.action)) throw stsErrors.invalidAction(query.action, IAM_VERSION);
+        if (!this.takeThrottleToken(started)) throw stsErrors.throttling();
+        const caller = await authenticate(signed, (id) => this.callerFor(id), now, 'iam');
+        const answer = handleIam(this.state, { action: query.action, params: new URLSearchParams(text), caller }, requestId);
+        roleArn = answer.resource;
+        payload = answer.xml;
+      } else if (query.version !== API_VERSION) throw stsErrors.invalidAction(query.action, query.version ?? 'NO_VERSION_SPECIFIED');
+      else if (!ACTIONS.has(query.action)) throw stsErrors.invalidAction(query.action, query.version);
+      else if (!this.takeThrottleToken(started)) throw stsErrors.throttling();
+      else if (query.action === 'AssumeRoleWithWebIdentity') {
         const outcome = await assumeRoleWithWebIdentity(query.params, {
           state: this.state,
           region,
@@ -196,8 +222,7 @@ export class StsEmulator {
         });
         payload = wantsJson ? renderSuccessJson(outcome, requestId) : renderSuccessXml(outcome, requestId);
       } else {
-        const now = new Date(started + this.clockOffsetSeconds * 1000);
-        const session = await authenticate({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: req.method === 'POST' ? text : '' }, this.sessions, now);
+        const session = await authenticate(signed, (id) => this.callerFor(id), now);
         roleArn = session.arn;
         payload = wantsJson ? renderCallerIdentityJson(session, requestId) : renderCallerIdentityXml(session, requestId, XMLNS);
       }
@@ -205,7 +230,7 @@ export class StsEmulator {
       const e = err instanceof StsError ? err : stsErrors.internal();
       status = e.status;
       result = e.code;
-      payload = wantsJson ? renderErrorJson(e, requestId) : renderErrorXml(e, requestId);
+      payload = wantsJson ? renderErrorJson(e, requestId) : renderErrorXml(e, requestId, iam ? IAM_XMLNS : XMLNS);
     }
     if (this.faults.latencyMs) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
     this.requests.push({

@@ -7,7 +7,7 @@ import type { IssuerKeys } from '../../shared/oidc/issuer-keys.ts';
 import { audiencesOf, checkSignature, decodeToken, TokenFormatError, type DecodedToken } from '../../shared/oidc/jwt.ts';
 import { StsError, stsErrors } from './errors.ts';
 import type { IamState } from './state.ts';
-import { evaluateTrustPolicy } from './trust-policy.ts';
+import { evaluateTrustPolicy } from '../../shared/iam/trust-policy.ts';
 import { parseRoleArn, validateParams, type AssumeParams } from './validation.ts';
 
 export const ACTION = 'sts:AssumeRoleWithWebIdentity';

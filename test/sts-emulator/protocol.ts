@@ -34,11 +34,11 @@ export function parseQuery(text: string): QueryRequest {
   };
 }
 
-const escapeXml = (s: string): string =>
+export const escapeXml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
 /** ISO-8601 UTC with second precision and a Z, as STS writes Expiration. */
-const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function renderSuccessXml(r: AssumeResult, requestId: string): string {
   return `<AssumeRoleWithWebIdentityResponse xmlns="${XMLNS}">
@@ -87,9 +87,10 @@ export function renderSuccessJson(r: AssumeResult, requestId: string): string {
   });
 }
 
-export function renderErrorXml(e: StsError, requestId: string): string {
+/** `xmlns` is the service's namespace: STS's, or IAM's for the IAM reads. */
+export function renderErrorXml(e: StsError, requestId: string, xmlns = XMLNS): string {
   // InvalidAction comes from the Query front end, which uses the AWSFault namespace
-  const ns = e.code === 'InvalidAction' ? 'http://webservices.amazon.com/AWSFault/2005-15-09' : XMLNS;
+  const ns = e.code === 'InvalidAction' ? 'http://webservices.amazon.com/AWSFault/2005-15-09' : xmlns;
   return `<ErrorResponse xmlns="${ns}">
   <Error>
     <Type>${e.type}</Type>

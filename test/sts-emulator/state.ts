@@ -1,15 +1,20 @@
 // The emulator's IAM world: accounts, their OIDC providers (URL without scheme, client IDs) and
-// roles (ARN, unique ID, maximum session duration, trust policy). Loaded from a YAML/JSON file or
-// changed at run time by tests; every change is validated the way IAM validates it.
+// roles (ARN, unique ID, maximum session duration, trust policy as written), and the IAM users
+// whose access keys may call the IAM reads. Loaded from a YAML/JSON file or changed at run time by
+// tests; every change is validated the way IAM validates it.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { parseTrustPolicy, PolicyError, type TrustPolicy } from './trust-policy.ts';
+import { oidcProviderArn, providerUrlOf } from '../../shared/iam/arn.ts';
+import { parseTrustPolicy, PolicyError, type TrustPolicy } from '../../shared/iam/trust-policy.ts';
+
+export { providerUrlOf };
 
 export interface OidcProviderSpec {
   /** The issuer, with or without `https://`. */
   readonly url: string;
   readonly clientIds: readonly string[];
+  readonly thumbprints?: readonly string[];
 }
 
 export interface RoleSpec {
@@ -19,6 +24,16 @@ export interface RoleSpec {
   readonly maxSessionDuration?: number;
   /** IAM JSON, as text or as an object. */
   readonly trustPolicy: unknown;
+  /** Whether sessions of this role may call the IAM reads (GetRole, the OIDC provider reads). */
+  readonly allowIamReads?: boolean;
+}
+
+/** An IAM user with a long-term access key, for callers of the IAM reads that are not sessions. */
+export interface IamUserSpec {
+  readonly name: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly allowIamReads: boolean;
 }
 
 export interface AccountSpec {
@@ -26,6 +41,7 @@ export interface AccountSpec {
   readonly partition?: string;
   readonly oidcProviders?: readonly OidcProviderSpec[];
   readonly roles?: readonly RoleSpec[];
+  readonly users?: readonly IamUserSpec[];
 }
 
 export interface EmulatorConfig {
@@ -43,6 +59,18 @@ export interface OidcProvider {
   /** Issuer without scheme: the provider's name and condition-key prefix. */
   readonly url: string;
   readonly clientIds: readonly string[];
+  readonly thumbprints: readonly string[];
+  readonly createDate: Date;
+}
+
+export interface IamUser {
+  readonly account: string;
+  readonly arn: string;
+  readonly name: string;
+  readonly userId: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly allowIamReads: boolean;
 }
 
 export interface Role {
@@ -53,6 +81,10 @@ export interface Role {
   readonly uniqueId: string;
   readonly maxSessionDuration: number;
   readonly trustPolicy: TrustPolicy;
+  /** The trust policy as written, which GetRole returns (URL-encoded). */
+  readonly trustPolicyDocument: string;
+  readonly createDate: Date;
+  readonly allowIamReads: boolean;
 }
 
 export class ConfigError extends Error {
@@ -69,20 +101,26 @@ const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const ROLE_PATH = /^\/(?:[\x21-\x7e]+\/)?$/;
 const PARTITIONS = new Set(['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc']);
 
-export function providerUrlOf(issuerOrUrl: string): string {
-  return issuerOrUrl.replace(/^https:\/\//, '');
-}
+const documentOf = (policy: unknown): string => (typeof policy === 'string' ? policy : JSON.stringify(policy));
 
-function uniqueIdFor(arn: string): string {
+function uniqueIdFor(arn: string, prefix = 'AROA'): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   const digest = createHash('sha256').update(arn).digest();
-  let id = 'AROA';
+  let id = prefix;
   for (let i = 0; id.length < 21; i++) id += alphabet[(digest[i] ?? 0) % 32];
   return id;
 }
 
+interface AccountState {
+  readonly partition: string;
+  readonly providers: Map<string, OidcProvider>;
+  readonly roles: Map<string, Role>;
+}
+
 export class IamState {
-  private readonly accounts = new Map<string, { partition: string; providers: Map<string, OidcProvider>; roles: Map<string, Role> }>();
+  private readonly accounts = new Map<string, AccountState>();
+  /** IAM users by access key id. */
+  private readonly users = new Map<string, IamUser>();
 
   /** Creates the account if needed; the partition is fixed at creation. */
   addAccount(id: string, partition = 'aws'): void {
@@ -91,7 +129,7 @@ export class IamState {
     if (!this.accounts.has(id)) this.accounts.set(id, { partition, providers: new Map(), roles: new Map() });
   }
 
-  private account(id: string): { partition: string; providers: Map<string, OidcProvider>; roles: Map<string, Role> } {
+  private account(id: string): AccountState {
     this.addAccount(id);
     return this.accounts.get(id)!;
   }
@@ -107,7 +145,10 @@ export class IamState {
     const url = providerUrlOf(spec.url);
     const provider: OidcProvider = {
       account, url, clientIds: [...spec.clientIds],
-      arn: `arn:${a.partition}:iam::${account}:oidc-provider/${url}`,
+      arn: oidcProviderArn(a.partition, account, url),
+      // IAM stores a thumbprint per provider; without one configured, a stable stand-in of the right shape
+      thumbprints: spec.thumbprints ? [...spec.thumbprints] : [createHash('sha1').update(url).digest('hex')],
+      createDate: a.providers.get(url)?.createDate ?? new Date(),
     };
     a.providers.set(url, provider);
     return provider;
@@ -123,6 +164,26 @@ export class IamState {
     return this.accounts.get(account)?.providers.get(providerUrlOf(iss));
   }
 
+  /** Every OIDC provider of the account, for ListOpenIDConnectProviders. */
+  oidcProviders(account: string): OidcProvider[] {
+    return [...(this.accounts.get(account)?.providers.values() ?? [])];
+  }
+
+  /** Adds or replaces an IAM user with its access key. */
+  putUser(account: string, spec: IamUserSpec): IamUser {
+    const problems = validateUser(spec, 'user');
+    if (problems.length > 0) throw new ConfigError('user', problems);
+    const a = this.account(account);
+    const arn = `arn:${a.partition}:iam::${account}:user/${spec.name}`;
+    const user: IamUser = { account, arn, name: spec.name, userId: uniqueIdFor(arn, 'AIDA'), accessKeyId: spec.accessKeyId, secretAccessKey: spec.secretAccessKey, allowIamReads: spec.allowIamReads };
+    this.users.set(spec.accessKeyId, user);
+    return user;
+  }
+
+  findUserByAccessKey(accessKeyId: string): IamUser | undefined {
+    return this.users.get(accessKeyId);
+  }
+
   putRole(account: string, spec: RoleSpec): Role {
     const problems = validateRole(spec, 'role');
     if (problems.length > 0) throw new ConfigError('role', problems);
@@ -134,6 +195,9 @@ export class IamState {
       uniqueId: spec.uniqueId ?? uniqueIdFor(arn),
       maxSessionDuration: spec.maxSessionDuration ?? 3600,
       trustPolicy: parseTrustPolicy(spec.trustPolicy),
+      trustPolicyDocument: documentOf(spec.trustPolicy),
+      createDate: a.roles.get(spec.name)?.createDate ?? new Date(),
+      allowIamReads: spec.allowIamReads ?? false,
     };
     a.roles.set(spec.name, role);
     return role;
@@ -144,7 +208,7 @@ export class IamState {
     const a = this.accounts.get(account);
     const existing = a?.roles.get(roleName);
     if (!a || !existing) throw new Error(`no role ${roleName} in account ${account}`);
-    const updated = { ...existing, trustPolicy: parseTrustPolicy(policy) };
+    const updated = { ...existing, trustPolicy: parseTrustPolicy(policy), trustPolicyDocument: documentOf(policy) };
     a.roles.set(roleName, updated);
     return updated;
   }
@@ -164,6 +228,7 @@ export class IamState {
       state.addAccount(account.id, account.partition ?? 'aws');
       for (const p of account.oidcProviders ?? []) state.putOidcProvider(account.id, p);
       for (const r of account.roles ?? []) state.putRole(account.id, r);
+      for (const u of account.users ?? []) state.putUser(account.id, u);
     }
     return state;
   }
@@ -180,11 +245,25 @@ function validateProvider(spec: OidcProviderSpec, at: string): string[] {
       if (typeof c !== 'string' || c.length === 0 || c.length > 255) problems.push(`${at}.clientIds[${i}]: must be a string of 1 to 255 characters`);
     });
   }
+  if (spec?.thumbprints !== undefined && (!Array.isArray(spec.thumbprints) || spec.thumbprints.length > 5
+    || spec.thumbprints.some((t) => typeof t !== 'string' || !/^[0-9a-fA-F]{40}$/.test(t)))) {
+    problems.push(`${at}.thumbprints: a list of up to 5 SHA-1 fingerprints, 40 hex digits each`);
+  }
+  return problems;
+}
+
+function validateUser(spec: IamUserSpec, at: string): string[] {
+  const problems: string[] = [];
+  if (typeof spec?.name !== 'string' || !/^[\w+=,.@-]{1,64}$/.test(spec.name)) problems.push(`${at}.name: must match [\\w+=,.@-]{1,64}`);
+  if (typeof spec?.accessKeyId !== 'string' || !/^AKIA[A-Z2-7]{16}$/.test(spec.accessKeyId)) problems.push(`${at}.accessKeyId: must be AKIA followed by 16 characters of A-Z2-7`);
+  if (typeof spec?.secretAccessKey !== 'string' || spec.secretAccessKey.length !== 40) problems.push(`${at}.secretAccessKey: must be 40 characters`);
+  if (typeof spec?.allowIamReads !== 'boolean') problems.push(`${at}.allowIamReads: must be true or false`);
   return problems;
 }
 
 function validateRole(spec: RoleSpec, at: string): string[] {
   const problems: string[] = [];
+  if (spec?.allowIamReads !== undefined && typeof spec.allowIamReads !== 'boolean') problems.push(`${at}.allowIamReads: must be true or false`);
   if (typeof spec?.name !== 'string' || !ROLE_NAME.test(spec.name)) problems.push(`${at}.name: must match [\\w+=,.@-]{1,64}`);
   if (spec?.path !== undefined && (typeof spec.path !== 'string' || !ROLE_PATH.test(spec.path))) problems.push(`${at}.path: must start and end with "/"`);
   if (spec?.uniqueId !== undefined && (typeof spec.uniqueId !== 'string' || !/^AROA[A-Z0-9]{17}$/.test(spec.uniqueId))) {
@@ -230,6 +309,8 @@ export function parseEmulatorConfig(doc: unknown, source: string): EmulatorConfi
       else (a.oidcProviders as OidcProviderSpec[] | undefined ?? []).forEach((p, j) => problems.push(...validateProvider(p, `${at}.oidcProviders[${j}]`)));
       if (a.roles !== undefined && !Array.isArray(a.roles)) problems.push(`${at}.roles: must be a list`);
       else (a.roles as RoleSpec[] | undefined ?? []).forEach((r, j) => problems.push(...validateRole(r, `${at}.roles[${j}]`)));
+      if (a.users !== undefined && !Array.isArray(a.users)) problems.push(`${at}.users: must be a list`);
+      else (a.users as IamUserSpec[] | undefined ?? []).forEach((u, j) => problems.push(...validateUser(u, `${at}.users[${j}]`)));
       return undefined;
     });
   }

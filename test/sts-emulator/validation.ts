@@ -68,21 +68,5 @@ export function validateParams(p: AssumeParams): string[] {
   return problems;
 }
 
-export interface RoleArn {
-  readonly partition: string;
-  readonly account: string;
-  /** Path including leading and trailing slash, `/` when none. */
-  readonly path: string;
-  readonly name: string;
-  readonly arn: string;
-}
-
-const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::(\d{12}):role(\/(?:[\x21-\x7e]+\/)?)([\w+=,.@-]{1,64})$/;
-
-/** Parses `arn:<partition>:iam::<account>:role[/path/]name`; undefined when malformed. */
-export function parseRoleArn(arn: string): RoleArn | undefined {
-  const m = ROLE_ARN.exec(arn);
-  if (!m) return undefined;
-  const [, partition = '', account = '', slashPath = '/', name = ''] = m;
-  return { partition, account, path: slashPath, name, arn };
-}
+// role ARNs are parsed by the product's own parser
+export { parseRoleArn, type RoleArn } from '../../shared/iam/arn.ts';

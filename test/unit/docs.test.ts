@@ -1,5 +1,5 @@
 // The reference docs stay complete: every metric the components register is documented, and every
-// agent reason has its row (as fastify checks its error codes against its docs).
+// agent reason and every diagnosis cause has its row (as fastify checks its error codes against its docs).
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { REASONS } from '../../agent/core/reasons.ts';
 import { createAgentMetrics } from '../../agent/metrics.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
+import { CAUSES } from '../../shared/iam/diagnose.ts';
 
 const docs = (name: string) => readFileSync(path.join(import.meta.dirname, '..', '..', 'docs', name), 'utf8');
 
@@ -33,5 +34,11 @@ test('every path docs/architecture.md names exists', () => {
   const paths = [...docs('architecture.md').matchAll(/`((?:agent|shared|webhook|test|bin|docs)\/[\w./-]*)`/g)].map((m) => m[1]!);
   const missing = paths.filter((p) => !existsSync(path.join(root, p)));
   assert.ok(paths.length > 10);
+  assert.deepEqual(missing, []);
+});
+
+test('every diagnosis cause has a row in docs/reasons.md, with its meaning and fix', () => {
+  const text = docs('reasons.md');
+  const missing = Object.entries(CAUSES).filter(([cause, { meaning, fix }]) => !text.includes(`| \`${cause}\` | ${meaning} | ${fix} |`)).map(([cause]) => cause);
   assert.deepEqual(missing, []);
 });

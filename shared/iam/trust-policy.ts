@@ -2,6 +2,8 @@
 // evaluation rules: a statement applies when its principal, action and every condition match;
 // an applicable Deny wins over any Allow; no applicable Allow is an implicit deny. Unknown condition
 // operators are a policy error (IAM rejects them when the policy is saved), never a silent allow.
+// The STS emulator enforces with this module and the diagnosis explains with it, so the two can
+// never disagree; the trace says, per statement, which of principal, action and condition failed.
 
 export class PolicyError extends Error {
   /** JSON-path-like location inside the policy, e.g. `Statement[0].Condition.StringEqualz`. */
@@ -59,6 +61,34 @@ export interface AssumeRequest {
 
 export type Decision = 'Allow' | 'ExplicitDeny' | 'ImplicitDeny';
 
+/** Principal or NotPrincipal against the request's federated principal. */
+export interface PrincipalTrace {
+  readonly element: 'Principal' | 'NotPrincipal';
+  readonly matched: boolean;
+  /** The statement's Federated entries (`*` principals show as `any`). */
+  readonly federated: readonly string[];
+  readonly any: boolean;
+  readonly request: string;
+}
+
+/** Action or NotAction against the requested action. */
+export interface ActionTrace {
+  readonly element: 'Action' | 'NotAction';
+  readonly matched: boolean;
+  readonly patterns: readonly string[];
+  readonly request: string;
+}
+
+/** One condition key under one operator, with what the policy wants and what the request had. */
+export interface ConditionTrace {
+  readonly operator: string;
+  readonly key: string;
+  readonly policyValues: readonly string[];
+  /** The request's values for the key; undefined when the key is absent. */
+  readonly requestValues: readonly string[] | undefined;
+  readonly matched: boolean;
+}
+
 export interface StatementTrace {
   readonly index: number;
   readonly sid: string | undefined;
@@ -66,6 +96,10 @@ export interface StatementTrace {
   readonly applies: boolean;
   /** Why the statement does not apply (first failing part), when it does not. */
   readonly mismatch: string | undefined;
+  readonly principal: PrincipalTrace;
+  readonly action: ActionTrace;
+  /** Every condition, evaluated even after one failed, so an explanation can name them all. */
+  readonly conditions: readonly ConditionTrace[];
 }
 
 export interface Evaluation {
@@ -190,6 +224,11 @@ function globToRegExp(pattern: string, ignoreCase: boolean): RegExp {
   return new RegExp(`^${out}$`, ignoreCase ? 'is' : 's');
 }
 
+/** Whether a value matches an IAM pattern (StringLike's `*` and `?`), case-sensitively. */
+export function matchesPattern(pattern: string, value: string): boolean {
+  return globToRegExp(pattern, false).test(value);
+}
+
 /** Replaces `${key}` policy variables with single-valued context values (2012-10-17 only). */
 function substitute(value: string, lookup: (key: string) => readonly string[] | undefined, enabled: boolean): string {
   if (!enabled) return value;
@@ -252,23 +291,33 @@ export function evaluateTrustPolicy(policy: TrustPolicy, request: AssumeRequest)
   const lookup = (key: string): readonly string[] | undefined => lowered.get(key.toLowerCase());
   const variables = policy.version === '2012-10-17';
   const traces = policy.statements.map((s, index): StatementTrace => {
+    const principalSpec = s.principal ?? s.notPrincipal ?? { any: false, federated: [] };
+    const principalNamed = principalMatches(principalSpec, request.federatedPrincipal);
+    const principal: PrincipalTrace = {
+      element: s.principal ? 'Principal' : 'NotPrincipal', matched: s.principal ? principalNamed : !principalNamed,
+      federated: principalSpec.federated, any: principalSpec.any, request: request.federatedPrincipal,
+    };
+    const patterns = s.actions ?? s.notActions ?? [];
+    const actionNamed = actionMatches(patterns, request.action);
+    const action: ActionTrace = {
+      element: s.actions ? 'Action' : 'NotAction', matched: s.actions ? actionNamed : !actionNamed, patterns, request: request.action,
+    };
+    const conditions = s.conditions.map((c): ConditionTrace => ({
+      operator: c.operator, key: c.key, policyValues: c.values, requestValues: lookup(c.key), matched: evaluateClause(c, lookup, variables),
+    }));
     let mismatch: string | undefined;
-    if (s.principal && !principalMatches(s.principal, request.federatedPrincipal)) {
-      mismatch = `Principal does not name ${request.federatedPrincipal}`;
-    } else if (s.notPrincipal && principalMatches(s.notPrincipal, request.federatedPrincipal)) {
-      mismatch = `NotPrincipal names ${request.federatedPrincipal}`;
-    } else if (s.actions && !actionMatches(s.actions, request.action)) {
-      mismatch = `Action does not include ${request.action}`;
-    } else if (s.notActions && actionMatches(s.notActions, request.action)) {
-      mismatch = `NotAction includes ${request.action}`;
+    if (!principal.matched) {
+      mismatch = s.principal ? `Principal does not name ${request.federatedPrincipal}` : `NotPrincipal names ${request.federatedPrincipal}`;
+    } else if (!action.matched) {
+      mismatch = s.actions ? `Action does not include ${request.action}` : `NotAction includes ${request.action}`;
     } else {
-      const failed = s.conditions.find((c) => !evaluateClause(c, lookup, variables));
+      const failed = conditions.find((c) => !c.matched);
       if (failed) {
-        const actual = lookup(failed.key);
-        mismatch = `Condition ${failed.operator} ${failed.key} ${JSON.stringify(failed.values)} is false for ${actual ? JSON.stringify(actual) : 'a missing key'}`;
+        const actual = failed.requestValues;
+        mismatch = `Condition ${failed.operator} ${failed.key} ${JSON.stringify(failed.policyValues)} is false for ${actual ? JSON.stringify(actual) : 'a missing key'}`;
       }
     }
-    return { index, sid: s.sid, effect: s.effect, applies: mismatch === undefined, mismatch };
+    return { index, sid: s.sid, effect: s.effect, applies: mismatch === undefined, mismatch, principal, action, conditions };
   });
   const decision: Decision = traces.some((t) => t.applies && t.effect === 'Deny') ? 'ExplicitDeny'
     : traces.some((t) => t.applies && t.effect === 'Allow') ? 'Allow' : 'ImplicitDeny';

@@ -2,7 +2,7 @@
 // operators, multi-value and set operators, missing keys, IfExists, Null, evaluation logic).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { evaluateTrustPolicy, parseTrustPolicy, PolicyError, type Decision } from '../../../test/sts-emulator/trust-policy.ts';
+import { evaluateTrustPolicy, parseTrustPolicy, PolicyError, type Decision } from '../../../../shared/iam/trust-policy.ts';
 
 const P = 'oidc.example.com/id/ABC';
 const PROVIDER = `arn:aws:iam::111122223333:oidc-provider/${P}`;
@@ -113,6 +113,34 @@ describe('trust-policy evaluation', () => {
       federatedPrincipal: PROVIDER, action: ACTION, context: ctx(),
     });
     assert.equal(result.statements[0]?.mismatch, `Condition StringEquals ${P}:sub ["system:serviceaccount:team-b:app"] is false for ["${SUB}"]`);
+  });
+
+  test('traces every condition of a statement, with the policy values and the request values', () => {
+    const result = evaluateTrustPolicy(parseTrustPolicy(policy(allow({
+      StringEquals: { [`${P}:sub`]: 'system:serviceaccount:team-b:app', [`${P}:aud`]: 'sts.amazonaws.com' },
+      StringEqualsIfExists: { [`${P}:amr`]: 'authenticated' },
+    }))), { federatedPrincipal: PROVIDER, action: ACTION, context: ctx() });
+    const s = result.statements[0]!;
+    assert.equal(s.applies, false);
+    assert.deepEqual(s.principal, { element: 'Principal', matched: true, federated: [PROVIDER], any: false, request: PROVIDER });
+    assert.deepEqual(s.action, { element: 'Action', matched: true, patterns: [ACTION], request: ACTION });
+    assert.deepEqual(s.conditions, [
+      { operator: 'StringEquals', key: `${P}:sub`, policyValues: ['system:serviceaccount:team-b:app'], requestValues: [SUB], matched: false },
+      { operator: 'StringEquals', key: `${P}:aud`, policyValues: ['sts.amazonaws.com'], requestValues: ['sts.amazonaws.com'], matched: true },
+      { operator: 'StringEqualsIfExists', key: `${P}:amr`, policyValues: ['authenticated'], requestValues: undefined, matched: true },
+    ]);
+  });
+
+  test('traces a NotPrincipal and a NotAction that exclude the request', () => {
+    const result = evaluateTrustPolicy(parseTrustPolicy(policy(
+      { Effect: 'Allow', NotPrincipal: { Federated: PROVIDER }, Action: ACTION },
+      { Effect: 'Deny', Principal: { Federated: PROVIDER }, NotAction: 'sts:AssumeRole*' },
+    )), { federatedPrincipal: PROVIDER, action: ACTION, context: ctx() });
+    assert.equal(result.decision, 'ImplicitDeny');
+    assert.deepEqual([result.statements[0]!.principal.element, result.statements[0]!.principal.matched], ['NotPrincipal', false]);
+    assert.equal(result.statements[0]!.mismatch, `NotPrincipal names ${PROVIDER}`);
+    assert.deepEqual([result.statements[1]!.action.element, result.statements[1]!.action.matched], ['NotAction', false]);
+    assert.equal(result.statements[1]!.mismatch, `NotAction includes ${ACTION}`);
   });
 });
 
