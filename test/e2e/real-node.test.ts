@@ -128,36 +128,41 @@ describe('a real single-node cluster: the chart installed, the image built', { s
   });
 
   test('the token guard: the DaemonSet pod\'s agent gets a token for a pod on its node, and is refused one for a pod bound to another node', { timeout: 5 * 60_000 }, async () => {
-    // an object-only node and a pod bound to it (no kubelet: it stays Pending there)
-    await core.createNode({ body: { metadata: { name: 'node-elsewhere' } } });
-    const elsewhere = await core.createNamespacedPod({ namespace: APP_NS, body: {
-      metadata: { name: 'orders-elsewhere' },
-      spec: { serviceAccountName: 'orders', nodeName: 'node-elsewhere', containers: [{ name: 'app', image: IMAGES.app, imagePullPolicy: 'Never' }] },
-    } });
-    const here = await core.readNamespacedPod({ namespace: APP_NS, name: 'orders' });
-    // the agent pod of the upgraded DaemonSet (helm's --wait may return before its rollout ends)
+    // the agent pod of the upgraded DaemonSet (helm's --wait may return before its rollout ends),
+    // found before the object-only node exists (the DaemonSet would want a pod there too)
     await cluster.kubectl(['rollout', 'status', '-n', RELEASE_NS, `daemonset/${RELEASE}-agent`, '--timeout=180s']);
     const agentPod = (await core.listNamespacedPod({ namespace: RELEASE_NS, labelSelector: 'app.kubernetes.io/component=agent' })).items
       .find((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp)?.metadata?.name ?? '';
-    // a TokenRequest made inside the agent's container with its own credentials; only the status
-    // and the refusal come out, never a token
-    const tokenRequestFromAgent = async (pod: V1Pod): Promise<{ status: number; message: string }> => JSON.parse(await cluster.kubectl(['exec', '-n', RELEASE_NS, agentPod, '--', 'node', '-e', `
-      const fs = require('fs'), https = require('https'), d = '/var/run/secrets/kubernetes.io/serviceaccount/';
-      const body = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['sts.amazonaws.com'], expirationSeconds: 600,
-        boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: ${JSON.stringify(pod.metadata?.name)}, uid: ${JSON.stringify(pod.metadata?.uid)} } } });
-      const req = https.request({ host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT, method: 'POST',
-        path: '/api/v1/namespaces/${APP_NS}/serviceaccounts/orders/token', ca: fs.readFileSync(d + 'ca.crt'),
-        headers: { authorization: 'Bearer ' + fs.readFileSync(d + 'token', 'utf8'), 'content-type': 'application/json' } }, (res) => {
-        let text = ''; res.on('data', (c) => (text += c));
-        res.on('end', () => process.stdout.write(JSON.stringify({ status: res.statusCode, message: res.statusCode === 201 ? 'issued' : JSON.parse(text).message })));
-      });
-      req.end(body);`])) as { status: number; message: string };
-    assert.deepEqual(await tokenRequestFromAgent(here), { status: 201, message: 'issued' });
-    const refused = await tokenRequestFromAgent(elsewhere);
-    assert.equal(refused.status, 400);
-    assert.match(refused.message, /kube-irsa token guard \(PodOnOtherNode\): pod shop\/orders-elsewhere is on node node-elsewhere, and the agent of node node-1/);
-    await core.deleteNamespacedPod({ namespace: APP_NS, name: 'orders-elsewhere', gracePeriodSeconds: 0 });
-    await core.deleteNode({ name: 'node-elsewhere' });
+    // an object-only node and a pod bound to it (no kubelet: it stays Pending there)
+    await core.createNode({ body: { metadata: { name: 'node-elsewhere' } } });
+    try {
+      const elsewhere = await core.createNamespacedPod({ namespace: APP_NS, body: {
+        metadata: { name: 'orders-elsewhere' },
+        spec: { serviceAccountName: 'orders', nodeName: 'node-elsewhere', containers: [{ name: 'app', image: IMAGES.app, imagePullPolicy: 'Never' }] },
+      } });
+      const here = await core.readNamespacedPod({ namespace: APP_NS, name: 'orders' });
+      // a TokenRequest made inside the agent's container with its own credentials; only the status
+      // and the refusal come out, never a token
+      const tokenRequestFromAgent = async (pod: V1Pod): Promise<{ status: number; message: string }> => JSON.parse(await cluster.kubectl(['exec', '-n', RELEASE_NS, agentPod, '--', 'node', '-e', `
+        const fs = require('fs'), https = require('https'), d = '/var/run/secrets/kubernetes.io/serviceaccount/';
+        const body = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['sts.amazonaws.com'], expirationSeconds: 600,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: ${JSON.stringify(pod.metadata?.name)}, uid: ${JSON.stringify(pod.metadata?.uid)} } } });
+        const req = https.request({ host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT, method: 'POST',
+          path: '/api/v1/namespaces/${APP_NS}/serviceaccounts/orders/token', ca: fs.readFileSync(d + 'ca.crt'),
+          headers: { authorization: 'Bearer ' + fs.readFileSync(d + 'token', 'utf8'), 'content-type': 'application/json' } }, (res) => {
+          let text = ''; res.on('data', (c) => (text += c));
+          res.on('end', () => process.stdout.write(JSON.stringify({ status: res.statusCode, message: res.statusCode === 201 ? 'issued' : JSON.parse(text).message })));
+        });
+        req.end(body);`])) as { status: number; message: string };
+      assert.deepEqual(await tokenRequestFromAgent(here), { status: 201, message: 'issued' });
+      const refused = await tokenRequestFromAgent(elsewhere);
+      assert.equal(refused.status, 400);
+      assert.match(refused.message, /kube-irsa token guard \(PodOnOtherNode\): pod shop\/orders-elsewhere is on node node-elsewhere, and the agent of node node-1/);
+    } finally {
+      await core.deleteNamespacedPod({ namespace: APP_NS, name: 'orders-elsewhere', gracePeriodSeconds: 0 }).catch(() => undefined);
+      // the DaemonSet's pod for it goes with the node
+      await core.deleteNode({ name: 'node-elsewhere' });
+    }
   });
 
   test('webhook down: pods start unmutated (Ignore) and the agent says PodNotMutated; labelled pods are refused until it is back', { timeout: 8 * 60_000 }, async () => {
