@@ -7,6 +7,7 @@ import {
   GetOpenIDConnectProviderCommand, GetRoleCommand, IAMClient, ListOpenIDConnectProvidersCommand, NoSuchEntityException,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { newAccessKeyId } from '../sts-emulator/access-keys.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { KubeHelpers } from '../cluster/kube-helpers.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
@@ -15,8 +16,8 @@ import { audiencesOf, decodeToken } from '../../shared/oidc/jwt.ts';
 import { diagnosisCases } from '../unit/shared/iam/diagnosis-cases.ts';
 
 const ACCOUNT = '111122223333';
-const READER = { name: 'kube-irsa', accessKeyId: 'AKIAREADERREADER2345', secretAccessKey: 'r'.repeat(40), allowIamReads: true };
-const DENIED = { name: 'intern', accessKeyId: 'AKIADENIEDDENIED2345', secretAccessKey: 'd'.repeat(40), allowIamReads: false };
+const READER = { name: 'kube-irsa', accessKeyId: newAccessKeyId('AKIA'), secretAccessKey: 'r'.repeat(40), allowIamReads: true };
+const DENIED = { name: 'intern', accessKeyId: newAccessKeyId('AKIA'), secretAccessKey: 'd'.repeat(40), allowIamReads: false };
 // as written, with spaces and a newline, so the URL-encoding round trip is visible
 const TRUST_TEXT = (providerArn: string, providerUrl: string, sub: string) => `{
   "Version": "2012-10-17",
@@ -117,7 +118,7 @@ describe('IAM reads and diagnosis against the emulator, with the real AWS SDK', 
     test('a wrong secret is SignatureDoesNotMatch, an unknown key InvalidClientTokenId', async () => {
       await expectIamError(iam({ ...READER, secretAccessKey: 'x'.repeat(40) }).send(new GetRoleCommand({ RoleName: 'payments' })), 'SignatureDoesNotMatch',
         'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.', 403);
-      await expectIamError(iam({ accessKeyId: 'AKIAUNKNOWNUNKNOWN23', secretAccessKey: READER.secretAccessKey }).send(new GetRoleCommand({ RoleName: 'payments' })),
+      await expectIamError(iam({ accessKeyId: newAccessKeyId('AKIA'), secretAccessKey: READER.secretAccessKey }).send(new GetRoleCommand({ RoleName: 'payments' })),
         'InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
     });
 
@@ -158,7 +159,6 @@ describe('IAM reads and diagnosis against the emulator, with the real AWS SDK', 
   });
 
   describe('each misconfiguration: STS refuses, the diagnosis names it, STS accepts the correction', () => {
-    const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
     // the cases are built in `before`, once the issuer and namespace are known; the count is fixed
     const placeholder = diagnosisCases({ providerUrl: 'p', account: ACCOUNT, namespace: 'n', name: 'payments' });
     test(`the table has at least 30 cases (${placeholder.length})`, () => assert.ok(placeholder.length >= 30));
@@ -168,7 +168,7 @@ describe('IAM reads and diagnosis against the emulator, with the real AWS SDK', 
         const account = String(200000000000 + i);
         const c = diagnosisCases({ providerUrl, account, namespace: ns, name: 'payments' })[i]!;
         const roleArn = `arn:aws:iam::${account}:role/payments`;
-        const reader = { name: 'kube-irsa', accessKeyId: `AKIADIAGNOSISUSERX${A[i >> 5]}${A[i & 31]}`, secretAccessKey: 's'.repeat(40), allowIamReads: true };
+        const reader = { name: 'kube-irsa', accessKeyId: newAccessKeyId('AKIA'), secretAccessKey: 's'.repeat(40), allowIamReads: true };
         sts.state.addAccount(account);
         sts.state.putUser(account, reader);
         for (const p of c.providers ?? [{ url: providerUrl, clientIds: ['sts.amazonaws.com'] }]) sts.state.putOidcProvider(account, p);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient, type AssumeRoleWithWebIdentityCommandInput } from '@aws-sdk/client-sts';
 import { fromTokenFile, fromWebToken } from '@aws-sdk/credential-providers';
+import { newAccessKeyId } from '../sts-emulator/access-keys.ts';
 import { startControlPlane, freePorts, type ControlPlane } from '../cluster/control-plane.ts';
 import { KubeHelpers } from '../cluster/kube-helpers.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
@@ -311,7 +312,7 @@ describe('STS emulator with the real AWS SDK', () => {
       const wrongSecret = `${credentials.secretAccessKey.startsWith('x') ? 'y' : 'x'}${credentials.secretAccessKey.slice(1)}`;
       await expectError({ ...credentials, secretAccessKey: wrongSecret }, 'SignatureDoesNotMatch',
         'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
-      await expectError({ ...credentials, accessKeyId: 'ASIAAAAAAAAAAAAAAAAA' }, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
+      await expectError({ ...credentials, accessKeyId: newAccessKeyId('ASIA') }, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
       await expectError({ ...credentials, sessionToken: 'IQoJb3JpZ2luX2VjEnot-the-token' }, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
       sts.clockOffsetSeconds = 7200;
       try {

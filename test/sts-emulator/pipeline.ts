@@ -3,6 +3,7 @@
 // signature, the time claims, the trust policy, the session limits; then credentials shaped like
 // real ones. Each failure is the STS error a real call would get.
 import { randomBytes } from 'node:crypto';
+import { newAccessKeyId } from './access-keys.ts';
 import type { IssuerKeys } from '../../shared/oidc/issuer-keys.ts';
 import { audiencesOf, checkSignature, decodeToken, TokenFormatError, type DecodedToken } from '../../shared/oidc/jwt.ts';
 import { StsError, stsErrors } from './errors.ts';
@@ -45,13 +46,6 @@ export interface AssumeResult {
   readonly packedPolicySize: number | undefined;
 }
 
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-function randomBase32(length: number): string {
-  const bytes = randomBytes(length);
-  let out = '';
-  for (const b of bytes) out += BASE32[b % 32];
-  return out;
-}
 
 function decode(token: string): DecodedToken {
   try {
@@ -146,7 +140,7 @@ export async function assumeRoleWithWebIdentity(params: AssumeParams, ctx: Pipel
   const session = params.RoleSessionName ?? '';
   return {
     credentials: {
-      accessKeyId: `ASIA${randomBase32(16)}`,
+      accessKeyId: newAccessKeyId('ASIA'),
       secretAccessKey: randomBytes(30).toString('base64'),
       sessionToken: `IQoJb3JpZ2luX2VjE${randomBytes(240).toString('base64')}`,
       expiration: new Date((ctx.nowSeconds + duration) * 1000),

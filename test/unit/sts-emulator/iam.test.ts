@@ -3,12 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { newAccessKeyId } from '../../../test/sts-emulator/access-keys.ts';
 import { authenticate, Sha256, type IssuedSession } from '../../../test/sts-emulator/caller-identity.ts';
 import { StsError } from '../../../test/sts-emulator/errors.ts';
 import { handleIam, mayReadIam } from '../../../test/sts-emulator/iam.ts';
 import { ConfigError, IamState, parseEmulatorConfig } from '../../../test/sts-emulator/state.ts';
 
 const ACCOUNT = '111122223333';
+const OPS_KEY = newAccessKeyId('AKIA');
 const OTHER = '444455556666';
 const POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:oidc-provider/oidc.example.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}';
 
@@ -19,17 +21,17 @@ function state(): IamState {
         id: ACCOUNT,
         oidcProviders: [{ url: 'https://oidc.example.com', clientIds: ['sts.amazonaws.com'] }],
         roles: [{ name: 'reader', allowIamReads: true, trustPolicy: POLICY }, { name: 'app', path: '/team/', trustPolicy: POLICY }],
-        users: [{ name: 'ops', accessKeyId: 'AKIAOPSOPSOPSOPS2345', secretAccessKey: 'o'.repeat(40), allowIamReads: true }],
+        users: [{ name: 'ops', accessKeyId: OPS_KEY, secretAccessKey: 'o'.repeat(40), allowIamReads: true }],
       },
       { id: OTHER, oidcProviders: [{ url: 'oidc.other.example.com', clientIds: ['sts.amazonaws.com'] }] },
     ],
   });
 }
 const session = (role: string, account = ACCOUNT): IssuedSession => ({
-  accessKeyId: 'ASIAEXAMPLEEXAMPLE23', secretAccessKey: 's', sessionToken: 't', expiration: undefined,
+  accessKeyId: newAccessKeyId('ASIA'), secretAccessKey: 's', sessionToken: 't', expiration: undefined,
   arn: `arn:aws:sts::${account}:assumed-role/${role}/s`, userId: 'AROA:s', account,
 });
-const user: IssuedSession = { accessKeyId: 'AKIAOPSOPSOPSOPS2345', secretAccessKey: 'o'.repeat(40), sessionToken: undefined, expiration: undefined, arn: `arn:aws:iam::${ACCOUNT}:user/ops`, userId: 'AIDA', account: ACCOUNT };
+const user: IssuedSession = { accessKeyId: OPS_KEY, secretAccessKey: 'o'.repeat(40), sessionToken: undefined, expiration: undefined, arn: `arn:aws:iam::${ACCOUNT}:user/ops`, userId: 'AIDA', account: ACCOUNT };
 const call = (s: IamState, action: string, params: Record<string, string>, caller: IssuedSession = user) =>
   handleIam(s, { action, params: new URLSearchParams(params), caller }, 'req-1');
 function throwsIam(fn: () => unknown, code: string, status: number, message: string | RegExp): void {
