@@ -3,7 +3,7 @@
 // evaluate() fed with facts; the schedule that owns back-off), report/ (the verdict each pod shows,
 // its Events and metrics; the IRSAChecks kept in step). This file only wires them and runs the loop.
 import type { Logger } from 'pino';
-import type { Resolution } from '../shared/identity/resolver.ts';
+import { serviceAccountOf, type Resolution } from '../shared/identity/resolver.ts';
 import type { KubeClient } from '../shared/kube/client.ts';
 import type { Reflector } from '../shared/kube/reflector.ts';
 import { checkPodIdentity, type PodCheckDeps } from './checks/pod-check.ts';
@@ -107,7 +107,7 @@ export class Agent {
       // what a check resolved (a live read may have updated the cache behind the watch) keeps the
       // set of identities with an IRSACheck in step
       onResolved: (r: Resolution) => {
-        if (r.lookup !== undefined && r.lookup !== 'miss') this.keeper.track(r.namespace, r.serviceAccount, this.inputs.resolver.resolveCached(r.namespace, r.serviceAccount));
+        if (r.lookup !== undefined && r.lookup !== 'miss') this.keeper.track(r.namespace, r.serviceAccount, r.identity);
       },
     };
   }
@@ -180,7 +180,7 @@ export class Agent {
   private serviceAccountChanged(namespace: string, name: string): void {
     let used = false;
     for (const [key, pod] of this.pods.entries()) {
-      if (pod.metadata?.namespace !== namespace || this.inputs.resolver.serviceAccountOf(pod) !== name) continue;
+      if (pod.metadata?.namespace !== namespace || serviceAccountOf(pod) !== name) continue;
       used = true;
       this.scheduler.markDue(key);
     }
@@ -192,7 +192,7 @@ export class Agent {
     for (const [key, pod] of this.pods.entries()) {
       this.scheduler.markDue(key);
       const namespace = pod.metadata?.namespace ?? '';
-      const name = this.inputs.resolver.serviceAccountOf(pod);
+      const name = serviceAccountOf(pod);
       if (seen.has(`${namespace}/${name}`)) continue;
       seen.add(`${namespace}/${name}`);
       this.keeper.track(namespace, name, this.inputs.resolver.resolveCached(namespace, name));
@@ -220,7 +220,7 @@ export class Agent {
     if (this.pods.get(key) !== pod) return;
     if (decision.kind === 'forget') this.verdicts.forget(key);
     if (decision.kind === 'report') {
-      const ref = { namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid || undefined, serviceAccount: this.inputs.resolver.serviceAccountOf(pod) };
+      const ref = { namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid || undefined, serviceAccount: serviceAccountOf(pod) };
       this.verdicts.report(key, ref, decision.verdict, decision.fresh);
     }
     this.scheduler.after(key, decision.kind === 'forget' ? { kind: 'none' } : decision.next);

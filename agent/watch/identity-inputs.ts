@@ -29,7 +29,6 @@ const split = (key: string): [string, string] => {
 
 export class IdentityInputs {
   readonly resolver: IdentityResolver;
-  readonly serviceAccounts: ServiceAccountCache;
   private readonly mapping: MappingSource;
   private readonly containerCredentials: ContainerCredentialsSource | undefined;
   private readonly saReflector: Reflector;
@@ -39,7 +38,6 @@ export class IdentityInputs {
     const { config, client, logger, handlers } = opts;
     // live lookups cover a watch that lags (or is resuming) behind the pods that name a ServiceAccount
     const cache = new ServiceAccountCache({ defaults: config.identity, read: readServiceAccount(client), gracePeriodMs: SERVICE_ACCOUNT_LOOKUP_MS, logger });
-    this.serviceAccounts = cache;
     this.saReflector = createReflector({
       client, resource: 'serviceaccounts', path: corePath('serviceaccounts'), logger, transform: cache.transform,
       handlers: {

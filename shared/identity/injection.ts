@@ -24,12 +24,6 @@ export const ENV = {
   containerAuthorizationTokenFile: 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
 } as const;
 
-/** The variable that points at the token file, per mode. */
-export const TOKEN_FILE_ENV: Readonly<Record<ResolvedIdentity['mode'], string>> = {
-  'web-identity': ENV.webIdentityTokenFile,
-  'container-credentials': ENV.containerAuthorizationTokenFile,
-};
-
 /** What the webhook injected, as written (JSON) to INJECTED_ANNOTATION. */
 export interface InjectedRecord {
   readonly mode: ResolvedIdentity['mode'];

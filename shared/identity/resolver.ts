@@ -46,15 +46,11 @@ export interface IdentityResolverOptions {
 }
 
 export class IdentityResolver {
-  readonly defaults: IdentityDefaults;
   private readonly opts: IdentityResolverOptions;
 
   constructor(opts: IdentityResolverOptions) {
     this.opts = opts;
-    this.defaults = opts.defaults;
   }
-
-  readonly serviceAccountOf = serviceAccountOf;
 
   /**
    * The identity of `namespace/name`, looking the ServiceAccount up live when it is not cached.

@@ -6,7 +6,7 @@
 // kube-controller-manager and kube-scheduler, the Node authorizer and a kubelet client certificate.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,7 @@ import { ensureBinaries } from './binaries.ts';
 import { httpsRequest } from './https.ts';
 import { KUBERNETES_SERVICE_IP, NODE_IP, SERVICE_CIDR, type PrivateNetwork } from '../node/network.ts';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from './pki.ts';
-import { isAlive, startProcess, type ManagedProcess } from './process.ts';
+import { isAlive, startProcess, writeOwnerFile, type ManagedProcess } from './process.ts';
 import { stopOnSignal } from './stop-on-signal.ts';
 
 export interface ControlPlaneUser {
@@ -78,10 +78,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const parent = opts.parentDir ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
   sweepAbandonedFolders(parent);
   const dir = await mkdtemp(path.join(parent, DIR_PREFIX));
-  // written whole (then renamed): another test process sweeping meanwhile must not read an empty
-  // owner file as a dead owner and remove the folder under us
-  await writeFile(path.join(dir, `${OWNER_FILE}.tmp`), String(process.pid));
-  await rename(path.join(dir, `${OWNER_FILE}.tmp`), path.join(dir, OWNER_FILE));
+  await writeOwnerFile(dir);
 
   const procs: ManagedProcess[] = [];
   let stopped = false;

@@ -3,7 +3,8 @@
 // chance to clean up (a guard shell polls our pid and stops the child when we are gone).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 
 export interface ManagedProcess {
   readonly name: string;
@@ -112,4 +113,21 @@ export function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+const OWNER_FILE = 'owner.pid';
+
+/**
+ * Marks a run folder as this process's, written whole (then renamed): another process sweeping
+ * abandoned folders must never read a half-written owner as a dead one and remove the folder.
+ */
+export async function writeOwnerFile(dir: string): Promise<void> {
+  await writeFile(path.join(dir, `${OWNER_FILE}.tmp`), String(process.pid));
+  await rename(path.join(dir, `${OWNER_FILE}.tmp`), path.join(dir, OWNER_FILE));
+}
+
+/** The pid that owns a run folder, or 0 when it names none. */
+export async function ownerOf(dir: string): Promise<number> {
+  const owner = Number(await readFile(path.join(dir, OWNER_FILE), 'utf8').catch(() => '0'));
+  return Number.isInteger(owner) && owner > 0 ? owner : 0;
 }

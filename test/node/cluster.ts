@@ -10,7 +10,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBinaries } from '../cluster/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
-import { isAlive, processesMentioning, startProcess, type ManagedProcess } from '../cluster/process.ts';
+import { isAlive, ownerOf, processesMentioning, startProcess, writeOwnerFile, type ManagedProcess } from '../cluster/process.ts';
+import { eventually } from '../cluster/kube-helpers.ts';
 import { stopOnSignal } from '../cluster/stop-on-signal.ts';
 import { baseImage, cgroupTreeExists, pauseImageArchive, removeCgroupTree, startBuildKit, BUILDKIT_CGROUP } from './images.ts';
 import { processesInNamespaces, readSysctls, restoreSysctls } from './machine-state.ts';
@@ -23,7 +24,6 @@ const ROOT = path.join(import.meta.dirname, '..', '..');
 const DEFAULT_PARENT = '/var/tmp';
 const RUN_PREFIX = 'kube-irsa-node-';
 const LOCK_NAME = 'kube-irsa-real-node.lock';
-const OWNER_FILE = 'owner.pid';
 const SYSCTLS_FILE = 'sysctls.json';
 /** The kubelet's pod cgroups (cgroupfs driver, cgroup v1): one tree per controller. */
 const KUBEPODS_CGROUP = 'kubepods';
@@ -72,7 +72,7 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
   await sweepAbandonedRuns(parent);
   await opts.onLocked?.();
   const dir = await mkdtemp(path.join(parent, RUN_PREFIX));
-  await writeFile(path.join(dir, OWNER_FILE), String(process.pid));
+  await writeOwnerFile(dir);
 
   const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'kubectl', 'helm', 'kubelet', 'kube-controller-manager',
     'kube-scheduler', 'containerd', 'runc', 'cni-plugins', 'buildkit', 'pause']);
@@ -85,10 +85,9 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
     unregister();
     for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => process.stderr.write(`[real-node] clean-up: ${(err as Error).message}\n`));
     // the kernel ends the namespace's processes asynchronously; their cgroups go once they have
-    await waitUntil(async () => (await processesInNamespaces(namespaces)).length === 0, 20_000);
+    await settle(async () => (await processesInNamespaces(namespaces)).length === 0);
     await removeCgroupTreeWhenEmpty(KUBEPODS_CGROUP);
-    const saved = await readFile(path.join(dir, SYSCTLS_FILE), 'utf8').catch(() => undefined);
-    if (saved) await restoreSysctls(JSON.parse(saved) as Record<string, string>);
+    await restoreSavedSysctls(dir);
     await rm(dir, { recursive: true, force: true });
     await release();
   })());
@@ -164,17 +163,16 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
 /** Restores what a dead run changed: sysctls, cgroups, its folder and its lock. Runs at every start. */
 export async function sweepAbandonedRuns(parent = DEFAULT_PARENT): Promise<void> {
   const lock = path.join(parent, LOCK_NAME);
-  const lockOwner = Number(await readFile(path.join(lock, OWNER_FILE), 'utf8').catch(() => '0'));
+  const lockOwner = await ownerOf(lock);
   if (lockOwner > 0 && !isAlive(lockOwner)) await rm(lock, { recursive: true, force: true });
   for (const entry of (await readdir(parent).catch(() => [])).filter((e) => e.startsWith(RUN_PREFIX))) {
     const dir = path.join(parent, entry);
-    const owner = Number(await readFile(path.join(dir, OWNER_FILE), 'utf8').catch(() => '0'));
+    const owner = await ownerOf(dir);
     if (owner > 0 && isAlive(owner)) continue;
     process.stderr.write(`[real-node] cleaning up after an abandoned run in ${dir}\n`);
     // its processes' guards end them within seconds of the owner's death
-    await waitUntil(async () => (await processesMentioning(dir)).length === 0, 20_000);
-    const saved = await readFile(path.join(dir, SYSCTLS_FILE), 'utf8').catch(() => undefined);
-    if (saved) await restoreSysctls(JSON.parse(saved) as Record<string, string>);
+    await settle(async () => (await processesMentioning(dir)).length === 0);
+    await restoreSavedSysctls(dir);
     await rm(dir, { recursive: true, force: true });
   }
   await removeCgroupTreeWhenEmpty(KUBEPODS_CGROUP);
@@ -189,12 +187,12 @@ export async function acquireLock(parent: string = DEFAULT_PARENT): Promise<() =
   for (;;) {
     try {
       await mkdir(lock);
-      await writeFile(path.join(lock, OWNER_FILE), String(process.pid));
+      await writeOwnerFile(lock);
       return () => rm(lock, { recursive: true, force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const owner = Number(await readFile(path.join(lock, OWNER_FILE), 'utf8').catch(() => '0'));
+    const owner = await ownerOf(lock);
     // a lock just made may not have its owner written yet
     const fresh = await stat(lock).then((s) => Date.now() - s.mtimeMs < 5_000, () => false);
     if (!(owner > 0 && isAlive(owner)) && !(owner === 0 && fresh)) {
@@ -210,15 +208,20 @@ export async function acquireLock(parent: string = DEFAULT_PARENT): Promise<() =
 
 /** Removes a cgroup tree, retrying while the last processes in it are still being reaped. */
 async function removeCgroupTreeWhenEmpty(name: string): Promise<void> {
-  await waitUntil(async () => {
+  await settle(async () => {
     await removeCgroupTree(name);
     return !(await cgroupTreeExists(name));
-  }, 20_000);
+  });
 }
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+/** Waits up to 20 s for the kernel to finish ending things; clean-up goes on either way. */
+function settle(done: () => Promise<boolean>): Promise<unknown> {
+  return eventually(async () => ((await done()) ? true : undefined), 'clean-up to settle', 20_000, 200).catch(() => undefined);
+}
+
+async function restoreSavedSysctls(dir: string): Promise<void> {
+  const saved = await readFile(path.join(dir, SYSCTLS_FILE), 'utf8').catch(() => undefined);
+  if (saved) await restoreSysctls(JSON.parse(saved) as Record<string, string>);
 }
 
 

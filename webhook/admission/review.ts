@@ -4,6 +4,7 @@
 // status message, HTTP 200.
 
 import type { JsonPatchOperation } from '../core/patch.ts';
+import { isObject } from '../core/pod.ts';
 
 export interface GroupVersionKind {
   readonly group?: string;
@@ -47,7 +48,6 @@ export interface AdmissionResponse {
   readonly warnings?: readonly string[];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function typeMetaOf(doc: Record<string, unknown>): TypeMeta {
   return {

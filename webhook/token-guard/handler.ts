@@ -4,6 +4,7 @@
 // pod uses — and answered allowed or denied with the rule that refused it.
 import { serviceAccountOf, type IdentityResolver } from '../../shared/identity/resolver.ts';
 import { allow, deny, type AdmissionRequest, type AdmissionVerdict } from '../admission/review.ts';
+import { isObject } from '../core/pod.ts';
 import { decideTokenRequest, NODE_NAME_EXTRA, type BoundPod, type TokenDecision } from './decide.ts';
 
 /** The fields of a Pod the guard reads (a GET of the bound pod). */
@@ -27,8 +28,6 @@ export interface TokenGuardResult {
   readonly decision: TokenDecision | undefined;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 export async function guardTokenRequest(req: AdmissionRequest, deps: TokenGuardDeps): Promise<TokenGuardResult> {
   // only token creation is guarded; anything else sent here by a misconfiguration passes
   if (req.operation !== 'CREATE' || req.subResource !== 'token') return { verdict: allow(), decision: undefined };
@@ -38,12 +37,11 @@ export async function guardTokenRequest(req: AdmissionRequest, deps: TokenGuardD
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   const boundObject = ref ? { kind: str(ref.kind), name: str(ref.name), uid: str(ref.uid) } : undefined;
   const audiences = Array.isArray(spec.audiences) ? spec.audiences.filter((a): a is string => typeof a === 'string') : [];
-  const podName = boundObject?.kind === 'Pod' ? boundObject.name : undefined;
-  const pod = podName ? await deps.getPod(namespace, podName) : undefined;
-  const decision = decideTokenRequest({
-    requesterNode: req.userInfo?.extra?.[NODE_NAME_EXTRA]?.[0],
-    namespace, serviceAccount: req.name ?? '', audiences, boundObject,
-  }, pod ? await boundPodFacts(pod, namespace, deps.resolver) : undefined);
+  const review = { requesterNode: req.userInfo?.extra?.[NODE_NAME_EXTRA]?.[0], namespace, serviceAccount: req.name ?? '', audiences, boundObject };
+  // the pod is read only when the rules that need no pod have passed
+  const needsPod = review.requesterNode && boundObject?.kind === 'Pod' && boundObject.name && boundObject.uid;
+  const pod = needsPod ? await deps.getPod(namespace, boundObject.name ?? '') : undefined;
+  const decision = decideTokenRequest(review, pod ? await boundPodFacts(pod, namespace, deps.resolver) : undefined);
   return { verdict: decision.allowed ? allow() : deny(decision.message), decision };
 }
 
