@@ -277,6 +277,25 @@ describe('agent scenarios', () => {
     assert.deepEqual((await eventsFor('Pod', pod.metadata!.name!)).filter((e) => e.reason === 'CredentialsShadowed'), []);
   });
 
+  test('a {region} --sts-endpoint: each pod probed in its own region; one STS has disabled is RegionDisabled', async () => {
+    sts.disabledRegions.add('af-south-1');
+    try {
+      const regional = await startTestAgent('node-r', [`--sts-endpoint=${sts.endpoint}/{region}`]);
+      const disabled = await setUp('disabled-region', { node: 'node-r', env: [{ name: 'AWS_REGION', value: 'af-south-1' }] });
+      const v = await verdict(disabled, 'RegionDisabled', regional);
+      assert.equal(v.stsError?.code, 'RegionDisabledException');
+      assert.equal(v.stsError?.message, `STS is not activated in this region for account:${ACCOUNT}. Your account administrator can activate STS in this region using the IAM Console.`);
+      await expectEvents(disabled, 'RegionDisabled', 'Warning', /STS said RegionDisabledException: STS is not activated in this region/);
+      const enabled = await setUp('enabled-region', { node: 'node-r' });
+      await verdict(enabled, 'Healthy', regional);
+      const regionOf = (sa: string) => [...new Set(sts.requests.filter((r) => r.roleArn === role(sa)).map((r) => r.region))];
+      assert.deepEqual(regionOf('disabled-region'), ['af-south-1']);
+      assert.deepEqual(regionOf('enabled-region'), ['us-west-2'], 'the region the webhook injected');
+    } finally {
+      sts.disabledRegions.delete('af-south-1');
+    }
+  });
+
   test('a pod admitted without injection: PodNotMutated', async () => {
     // a namespace the webhook is not registered for (the skip label would opt the pod out of the agent's checks too)
     const unhooked = await kube.createNamespace('unhooked');
