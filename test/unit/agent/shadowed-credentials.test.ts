@@ -7,6 +7,7 @@ import { envFromSources, shadowedFinding, shadowingVariables, type EnvSourceKeys
 import { stsEndpointFor, stsEndpointProblem } from '../../../agent/core/sts-endpoint.ts';
 import { stsFailureOf } from '../../../agent/core/verdicts.ts';
 import type { AgentPod } from '../../../agent/core/pod-checks.ts';
+import { winningProvider } from '../../../agent/core/winning-provider.ts';
 import { credentialKeyNames } from '../../../agent/watch/env-sources.ts';
 import { compactPod } from '../../../agent/watch/pods.ts';
 
@@ -107,5 +108,17 @@ describe('STS\'s answer from an SDK error', () => {
   test('no answer: no code, no status', () => {
     const err = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', $metadata: { attempts: 1 } });
     assert.deepEqual(stsFailureOf(err), { code: undefined, message: 'connect ECONNREFUSED 127.0.0.1:1', httpStatus: undefined });
+  });
+});
+
+describe('the winning provider of the default chain, from the credentials\' $source', () => {
+  test('each provider by its feature ids; none: instance metadata, or container metadata when configured', () => {
+    assert.deepEqual(winningProvider({ CREDENTIALS_ENV_VARS_STS_WEB_ID_TOKEN: 'h', CREDENTIALS_STS_ASSUME_ROLE_WEB_ID: 'k' }, {}), { name: 'web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN)', webIdentity: true });
+    assert.equal(winningProvider({ CREDENTIALS_ENV_VARS: 'g' }, {}).webIdentity, false);
+    assert.match(winningProvider({ CREDENTIALS_PROFILE: 'n' }, { AWS_PROFILE: 'prod' }).name, /^profile prod of the shared config files/);
+    assert.match(winningProvider({ CREDENTIALS_PROFILE_STS_WEB_ID_TOKEN: 'q', CREDENTIALS_STS_ASSUME_ROLE_WEB_ID: 'k' }, {}).name, /web identity configured in profile default/);
+    assert.match(winningProvider({ CREDENTIALS_HTTP: 'z' }, {}).name, /^container credentials/);
+    assert.match(winningProvider(undefined, { AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials' }).name, /^container metadata/);
+    assert.match(winningProvider({}, {}).name, /^instance metadata/);
   });
 });
