@@ -4,17 +4,16 @@
 // picks them and the verdict is CredentialsShadowed; a missing token file is TokenUnreadable (2).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { exportJWK, SignJWT } from 'jose';
 import { newAccessKeyId } from '../sts-emulator/access-keys.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
 import { findSecrets } from '../support/log-capture.ts';
-import { startLoopbackHttps, type LoopbackHttps } from '../support/loopback-https.ts';
+import { startTestIssuer, trustFor, type TestIssuer } from '../support/test-issuer.ts';
 
 const CLI = path.join(import.meta.dirname, '..', '..', 'bin', 'kube-irsa');
 const ACCOUNT = '111122223333';
@@ -22,7 +21,7 @@ const ROLE = `arn:aws:iam::${ACCOUNT}:role/app`;
 const run = promisify(execFile);
 
 describe('kube-irsa doctor --from-env, in a pod\'s environment', () => {
-  let issuerServer: LoopbackHttps;
+  let issuer: TestIssuer;
   let sts: StsEmulator;
   let dir: string;
   let tokenFile: string;
@@ -30,36 +29,21 @@ describe('kube-irsa doctor --from-env, in a pod\'s environment', () => {
   let token: string;
 
   before(async () => {
-    const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const jwk = { ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-    issuerServer = await startLoopbackHttps((req, res) => {
-      res.setHeader('content-type', 'application/json');
-      if (req.url === '/.well-known/openid-configuration') res.end(JSON.stringify({ issuer: issuerServer.url, jwks_uri: `${issuerServer.url}/keys` }));
-      else if (req.url === '/keys') res.end(JSON.stringify({ keys: [jwk] }));
-      else res.writeHead(404).end();
-    });
-    const provider = issuerServer.url.replace('https://', '');
+    issuer = await startTestIssuer();
     sts = await StsEmulator.start({
-      extraCaPems: [issuerServer.ca.certPem],
-      config: {
-        region: 'us-east-1',
-        accounts: [{
-          id: ACCOUNT, oidcProviders: [{ url: issuerServer.url, clientIds: ['sts.amazonaws.com'] }],
-          roles: [{ name: 'app', trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${provider}` }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: { StringEquals: { [`${provider}:sub`]: 'system:serviceaccount:shop:app' } } }] } }],
-        }],
-      },
+      extraCaPems: [issuer.https.ca.certPem],
+      config: { region: 'us-east-1', accounts: [{ id: ACCOUNT, oidcProviders: [{ url: issuer.url, clientIds: ['sts.amazonaws.com'] }], roles: [{ name: 'app', trustPolicy: trustFor(issuer, ACCOUNT) }] }] },
     });
     dir = await mkdtemp(path.join(os.tmpdir(), 'kube-irsa-from-env-'));
-    token = await new SignJWT({ sub: 'system:serviceaccount:shop:app', aud: 'sts.amazonaws.com', iss: issuerServer.url })
-      .setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuedAt().setExpirationTime('1h').sign(key.privateKey);
+    token = await issuer.sign();
     tokenFile = path.join(dir, 'token');
     await writeFile(tokenFile, token);
     caFile = path.join(dir, 'issuer-ca.pem');
-    await writeFile(caFile, issuerServer.ca.certPem);
+    await writeFile(caFile, issuer.https.ca.certPem);
   });
   after(async () => {
     await sts?.stop();
-    await issuerServer?.close();
+    await issuer?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -4,51 +4,35 @@
 // SDK makes one attempt (the agent owns retries), and a `{region}` endpoint sends each region to its
 // own route, where a disabled one is RegionDisabled.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { exportJWK, SignJWT, type JWTPayload } from 'jose';
 import { DENY_ALL_SESSION_POLICY, IdentityProber, PROBE_DURATION_SECONDS, probeSessionName } from '../../agent/identity-prober.ts';
 import { RateLimiter } from '../../agent/rate-limiter.ts';
 import type { Reason } from '../../agent/core/reasons.ts';
 import { freePorts } from '../cluster/control-plane.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
 import { stsErrors } from '../sts-emulator/errors.ts';
-import { startLoopbackHttps, type LoopbackHttps } from '../support/loopback-https.ts';
+import { startTestIssuer, trustFor, type TestIssuer } from '../support/test-issuer.ts';
 
 const ACCOUNT = '111122223333';
 const NO_PROVIDER_ACCOUNT = '444455556666';
 const role = (name: string, account = ACCOUNT) => `arn:aws:iam::${account}:role/${name}`;
 
 describe('identity prober: STS through fromWebToken', () => {
-  let issuerServer: LoopbackHttps;
-  let issuer: string;
+  let issuer: TestIssuer;
   let sts: StsEmulator;
-  const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
-  const token = (claims: JWTPayload = {}, expires = '1h') => new SignJWT({ sub: 'system:serviceaccount:shop:app', aud: 'sts.amazonaws.com', iss: issuer, ...claims })
-    .setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuedAt().setExpirationTime(expires).sign(key.privateKey);
+  const token = (claims = {}) => issuer.sign(claims);
   const prober = (stsEndpoint = sts.endpoint) => new IdentityProber({ nodeName: 'node-a', defaultRegion: 'us-west-2', stsEndpoint, issuerCaPems: [], limiter: new RateLimiter(1000, 1000) });
 
   before(async () => {
-    const jwk = { ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-    issuerServer = await startLoopbackHttps((req, res) => {
-      res.setHeader('content-type', 'application/json');
-      if (req.url === '/.well-known/openid-configuration') res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/keys` }));
-      else if (req.url === '/keys') res.end(JSON.stringify({ keys: [jwk] }));
-      else res.writeHead(404).end();
-    });
-    issuer = issuerServer.url;
-    const trust = (sub: string) => ({
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${issuer.replace('https://', '')}` }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: { StringEquals: { [`${issuer.replace('https://', '')}:sub`]: sub } } }],
-    });
+    issuer = await startTestIssuer();
     sts = await StsEmulator.start({
-      extraCaPems: [issuerServer.ca.certPem],
+      extraCaPems: [issuer.https.ca.certPem],
       config: {
         region: 'us-west-2',
         disabledRegions: ['af-south-1'],
         accounts: [
-          { id: ACCOUNT, oidcProviders: [{ url: issuer, clientIds: ['sts.amazonaws.com'] }], roles: [{ name: 'app', trustPolicy: trust('system:serviceaccount:shop:app') }, { name: 'other', trustPolicy: trust('system:serviceaccount:shop:other') }] },
+          { id: ACCOUNT, oidcProviders: [{ url: issuer.url, clientIds: ['sts.amazonaws.com'] }], roles: [{ name: 'app', trustPolicy: trustFor(issuer, ACCOUNT) }, { name: 'other', trustPolicy: trustFor(issuer, ACCOUNT, 'system:serviceaccount:shop:other') }] },
           { id: NO_PROVIDER_ACCOUNT, roles: [] },
         ],
       },
@@ -56,7 +40,7 @@ describe('identity prober: STS through fromWebToken', () => {
   });
   after(async () => {
     await sts?.stop();
-    await issuerServer?.close();
+    await issuer?.close();
   });
 
   async function probe(roleArn: string, jwt: string, opts: { region?: string; endpoint?: string } = {}) {
@@ -86,7 +70,7 @@ describe('identity prober: STS through fromWebToken', () => {
   // each reason the prober maps from an STS answer, with the answer the emulator gives for it
   const cases: ReadonlyArray<{ name: string; reason: Reason; code: string; message: () => string; roleArn?: string; jwt?: () => Promise<string>; setup?: () => void }> = [
     { name: 'a trust policy that does not allow the subject', reason: 'TrustPolicyDenied', code: 'AccessDenied', message: () => stsErrors.accessDenied().message, roleArn: role('other') },
-    { name: 'no OIDC provider in the role\'s account', reason: 'OIDCProviderNotFound', code: 'InvalidIdentityToken', message: () => stsErrors.noProvider(issuer).message, roleArn: role('app', NO_PROVIDER_ACCOUNT) },
+    { name: 'no OIDC provider in the role\'s account', reason: 'OIDCProviderNotFound', code: 'InvalidIdentityToken', message: () => stsErrors.noProvider(issuer.url).message, roleArn: role('app', NO_PROVIDER_ACCOUNT) },
     { name: 'an audience the provider does not list', reason: 'IncorrectAudience', code: 'InvalidIdentityToken', message: () => stsErrors.incorrectAudience().message, jwt: () => token({ aud: 'someone-else' }) },
     { name: 'a token without aud', reason: 'AudienceMismatch', code: 'InvalidIdentityToken', message: () => stsErrors.missingClaim('aud').message, jwt: () => token({ aud: undefined }) },
     { name: 'a token that is not a JWT', reason: 'TokenMalformed', code: 'InvalidIdentityToken', message: () => stsErrors.notAJwt().message, jwt: () => Promise.resolve('not-a-jwt') },
