@@ -21,6 +21,7 @@ import { RateLimiter } from './rate-limiter.ts';
 import { IrsaCheckKeeper } from './report/irsa-checks.ts';
 import { PodVerdicts } from './report/pod-verdicts.ts';
 import { kubeletTokenSource, tokenRequestSource } from './token-source.ts';
+import { EnvSourceReader } from './watch/env-sources.ts';
 import { NodePods } from './watch/pods.ts';
 import { IdentityInputs } from './watch/identity-inputs.ts';
 
@@ -109,6 +110,7 @@ export class Agent {
       onResolved: (r: Resolution) => {
         if (r.lookup !== undefined && r.lookup !== 'miss') this.keeper.track(r.namespace, r.serviceAccount, r.identity);
       },
+      envSources: new EnvSourceReader({ client, clock, logger: log }),
     };
   }
 

@@ -6,6 +6,7 @@ import type { IdentityDefaults } from '../shared/identity/annotations.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
 import { KUBE_FLAGS, requireApiServer } from '../shared/kube/flags.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logging.ts';
+import { stsEndpointProblem } from './core/sts-endpoint.ts';
 
 export const AGENT_FLAGS = {
   'node-name': { kind: 'string', default: '', help: 'the node this agent watches (default: $NODE_NAME, set from the downward API)' },
@@ -14,7 +15,7 @@ export const AGENT_FLAGS = {
   'token-source': { kind: 'string', default: 'kubelet', choices: ['kubelet', 'token-request'], help: 'kubelet: read the token the pod really uses from the kubelet\'s pod volumes (read-only host path); token-request: mint a short pod-bound token' },
   'kubelet-root-dir': { kind: 'string', default: '/var/lib/kubelet', help: 'the kubelet\'s root directory as mounted in the agent (kubelet token source)' },
   region: { kind: 'string', default: '', help: 'STS region for pods that set none (default: $AWS_REGION, else us-east-1)' },
-  'sts-endpoint': { kind: 'string', default: '', help: 'STS endpoint URL overriding the regional one (e.g. an emulator)' },
+  'sts-endpoint': { kind: 'string', default: '', help: 'STS endpoint URL overriding the regional one; {region} is replaced by the pod\'s region (e.g. https://sts.{region}.amazonaws.com, a VPC endpoint, an emulator)' },
   'issuer-ca-file': { kind: 'list', default: [], metavar: 'pem', help: 'extra CA certificates trusted when fetching issuer discovery and JWKS (repeatable)' },
   'recheck-interval': { kind: 'duration', default: 900_000, help: 'how often a healthy identity is checked again (±20% jitter)' },
   'misconfigured-recheck-interval': { kind: 'duration', default: 60_000, help: 'first re-check of a misconfigured identity; doubles on each repeat up to --recheck-interval' },
@@ -81,7 +82,8 @@ export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = pr
   requireApiServer(v, problems);
   const nodeName = v['node-name'] || env.NODE_NAME || '';
   if (nodeName === '') problems.push('the node name is unknown: pass --node-name or set NODE_NAME (the chart sets it from spec.nodeName)');
-  if (v['sts-endpoint'] !== '' && !/^https?:\/\/[^/]+/.test(v['sts-endpoint'])) problems.push(`--sts-endpoint "${v['sts-endpoint']}" must be an http(s) URL`);
+  const endpointProblem = v['sts-endpoint'] === '' ? undefined : stsEndpointProblem(v['sts-endpoint']);
+  if (endpointProblem) problems.push(endpointProblem);
   const region = v.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) problems.push(`--region "${region}" is not an AWS region name`);
   const issuerCaPems = readIssuerCaFiles(v['issuer-ca-file'], problems);

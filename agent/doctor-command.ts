@@ -19,6 +19,8 @@ import { readIssuerCaFiles } from './config.ts';
 import { checkIdentityToken, type TokenCheckResult } from './check-token.ts';
 import { irsaCheckPath, type IRSACheck } from './fleet.ts';
 import { specificFix } from './core/messages.ts';
+import { stsEndpointProblem } from './core/sts-endpoint.ts';
+import { runFromEnv } from './doctor-from-env.ts';
 import { REASONS, type Verdict } from './core/reasons.ts';
 import { IdentityProber } from './identity-prober.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -33,6 +35,7 @@ const DOCTOR_FLAGS = {
   region: { kind: 'string', default: '', help: 'STS region (default: $AWS_REGION, else us-east-1)' },
   'sts-endpoint': { kind: 'string', default: '', help: 'STS endpoint URL overriding the regional one' },
   'issuer-ca-file': { kind: 'list', default: [], metavar: 'pem', help: 'extra CA certificates for the issuer\'s discovery and JWKS' },
+  'from-env': { kind: 'bool', default: false, help: 'inside a pod (kubectl exec / kubectl debug): resolve credentials with the SDK\'s default Node.js chain as the application would, name the provider that won, then check the token file AWS_WEB_IDENTITY_TOKEN_FILE names for AWS_ROLE_ARN in AWS_REGION' },
   output: { kind: 'string', default: 'text', choices: ['text', 'json'], help: 'text for people, json for tools' },
 } as const satisfies FlagSpecs;
 
@@ -58,11 +61,30 @@ export function renderReport(result: TokenCheckResult, roleArn: string, audience
 
 export async function runDoctor(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandLine({
-    name: 'doctor', usage: 'doctor <namespace>/<serviceaccount> [--kubeconfig f] | --token-file <f> --role-arn <arn> [--audience a] [--region r] [--sts-endpoint url] [--output text|json]',
-    description: 'Runs every check of the agent and prints each check, the reason and the fix.\nWith <namespace>/<serviceaccount>: resolves the identity as the webhook does, mints a token (TokenRequest),\nand adds the shared IRSACheck status and the recent Events of the ServiceAccount.\nExit code: 0 healthy, 2 misconfigured, 3 inconclusive, 1 bad usage.',
+    name: 'doctor', usage: 'doctor <namespace>/<serviceaccount> [--kubeconfig f] | --token-file <f> --role-arn <arn> [--audience a] [--region r] [--sts-endpoint url] | --from-env [--output text|json]',
+    description: 'Runs every check of the agent and prints each check, the reason and the fix.\nWith <namespace>/<serviceaccount>: resolves the identity as the webhook does, mints a token (TokenRequest),\nand adds the shared IRSACheck status and the recent Events of the ServiceAccount.\nWith --from-env (inside the pod): names the provider the SDK\'s default chain picks there (CredentialsShadowed\nwhen it is not web identity) and checks the pod\'s token file (TokenUnreadable when it is missing).\n--sts-endpoint may contain {region}, replaced by the region probed.\nExit code: 0 healthy, 2 misconfigured, 3 inconclusive, 1 bad usage.',
   }, DOCTOR_FLAGS, argv, io);
   if (typeof parsed === 'number') return parsed;
   const v = parsed.values;
+  const endpointProblem = v['sts-endpoint'] === '' ? undefined : stsEndpointProblem(v['sts-endpoint']);
+  if (endpointProblem) {
+    io.stderr.write(`kube-irsa doctor: ${endpointProblem}\n`);
+    return 1;
+  }
+  if (v['from-env']) {
+    const problems: string[] = [];
+    const caPems = readIssuerCaFiles(v['issuer-ca-file'], problems);
+    if (problems.length > 0 || parsed.positionals.length > 0 || v['token-file'] !== '' || v['role-arn'] !== '') {
+      if (problems.length === 0) problems.push('--from-env reads the token file, role and region from the environment: no <namespace>/<serviceaccount>, --token-file or --role-arn');
+      io.stderr.write(problems.map((p) => `kube-irsa doctor: ${p}\n`).join(''));
+      return 1;
+    }
+    return runFromEnv({
+      region: v.region, stsEndpoint: v['sts-endpoint'], audience: v.audience, output: v.output, env: process.env,
+      check: (region, token, roleArn) => checkOnce({ region, 'sts-endpoint': v['sts-endpoint'] }, caPems, token, roleArn, v.audience),
+      render: renderReport,
+    }, io);
+  }
   const target = parsed.positionals[0];
   if (target !== undefined && parsed.positionals.length === 1 && v['token-file'] === '') return runClusterDoctor(target, v, io);
   const problems: string[] = [];

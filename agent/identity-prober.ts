@@ -1,13 +1,18 @@
 // The network half of a check: the issuer's discovery and JWKS from this node (as STS would fetch
 // them), then AssumeRoleWithWebIdentity with a deny-all session policy and the shortest duration,
-// so the credentials STS returns can do nothing; they are dropped unread.
-import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+// so the credentials STS returns can do nothing; they are dropped unread. The STS call goes through
+// the SDK's web-identity credential provider (fromWebToken), the code path applications use, so a
+// probe exercises what they run.
+import http from 'node:http';
+import https from 'node:https';
+import { fromWebToken } from '@aws-sdk/credential-providers';
 import type { JSONWebKeySet } from 'jose';
 import { fetchIssuerKeys, IssuerKeysError } from '../shared/oidc/issuer-keys.ts';
 import { checkSignature } from '../shared/oidc/jwt.ts';
 import { USER_AGENT } from '../shared/version.ts';
 import type { Reason } from './core/reasons.ts';
-import { classifyStsFailure } from './core/verdicts.ts';
+import { stsEndpointFor } from './core/sts-endpoint.ts';
+import { classifyStsFailure, stsFailureOf } from './core/verdicts.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 /** Denies every action, so a successful probe mints credentials that are useless. */
@@ -27,6 +32,7 @@ export interface ProbeOutcome {
 export interface IdentityProberOptions {
   readonly nodeName: string;
   readonly defaultRegion: string;
+  /** May contain `{region}`; undefined: the SDK's regional endpoint. */
   readonly stsEndpoint: string | undefined;
   readonly issuerCaPems: readonly string[];
   readonly limiter: RateLimiter;
@@ -41,7 +47,10 @@ export function probeSessionName(nodeName: string): string {
 
 export class IdentityProber {
   private readonly opts: IdentityProberOptions;
-  private readonly clients = new Map<string, STSClient>();
+  // fromWebToken builds an STS client per call; these agents let every call share connections,
+  // and close() ends them
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
   private readonly jwksCache = new Map<string, { jwks: JSONWebKeySet; at: number }>();
   /** Probes of one issuer starting together (a node's first sync) share one fetch. */
   private readonly jwksFetches = new Map<string, Promise<JSONWebKeySet>>();
@@ -50,20 +59,17 @@ export class IdentityProber {
     this.opts = opts;
   }
 
-  private client(region: string): STSClient {
-    let c = this.clients.get(region);
-    if (!c) {
-      c = new STSClient({
-        region,
-        ...(this.opts.stsEndpoint ? { endpoint: this.opts.stsEndpoint } : {}),
-        // the agent retries on its own schedule, with backoff and a global rate limit
-        maxAttempts: 1,
-        customUserAgent: USER_AGENT,
-        requestHandler: { requestTimeout: this.opts.stsTimeoutMs ?? 10_000, connectionTimeout: 5_000 },
-      });
-      this.clients.set(region, c);
-    }
-    return c;
+  /** The inner STS client's configuration for `region`, as fromWebToken's clientConfig. */
+  private clientConfig(region: string) {
+    const endpoint = stsEndpointFor(this.opts.stsEndpoint, region);
+    return {
+      region,
+      ...(endpoint ? { endpoint } : {}),
+      // the agent retries on its own schedule, with backoff and a global rate limit
+      maxAttempts: 1,
+      customUserAgent: USER_AGENT,
+      requestHandler: { httpAgent: this.httpAgent, httpsAgent: this.httpsAgent, requestTimeout: this.opts.stsTimeoutMs ?? 10_000, connectionTimeout: 5_000 },
+    };
   }
 
   /** The issuer's keys as STS would see them; a missing key triggers one fresh fetch. */
@@ -104,29 +110,27 @@ export class IdentityProber {
     await this.opts.limiter.acquire();
     const started = performance.now();
     try {
-      const out = await this.client(region ?? this.opts.defaultRegion).send(new AssumeRoleWithWebIdentityCommand({
-        RoleArn: roleArn,
-        RoleSessionName: probeSessionName(this.opts.nodeName),
-        WebIdentityToken: token,
-        DurationSeconds: PROBE_DURATION_SECONDS,
-        Policy: DENY_ALL_SESSION_POLICY,
-      }));
+      const credentials = await fromWebToken({
+        roleArn,
+        roleSessionName: probeSessionName(this.opts.nodeName),
+        webIdentityToken: token,
+        durationSeconds: PROBE_DURATION_SECONDS,
+        policy: DENY_ALL_SESSION_POLICY,
+        clientConfig: this.clientConfig(region ?? this.opts.defaultRegion),
+      })();
       const seconds = (performance.now() - started) / 1000;
       this.opts.onStsCall?.('answered', seconds);
       // the credentials are deliberately not kept, logged or returned
-      void out.Credentials;
+      void credentials;
       return { reason: 'Healthy', detail: `STS accepted the token for ${roleArn}`, stsAnswered: true, stsSeconds: seconds };
     } catch (err) {
       const seconds = (performance.now() - started) / 1000;
-      const e = err as { Code?: string; name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-      const httpStatus = e.$metadata?.httpStatusCode;
+      const failure = stsFailureOf(err);
+      const { code, message, httpStatus } = failure;
       const answered = httpStatus !== undefined;
-      const code = answered ? (e.Code ?? e.name) : undefined;
-      const message = e.message ?? String(err);
       this.opts.onStsCall?.(answered && httpStatus < 500 ? 'answered' : 'unreachable', seconds);
-      const reason = classifyStsFailure({ code, message, httpStatus });
       return {
-        reason,
+        reason: classifyStsFailure(failure),
         detail: answered ? `STS refused AssumeRoleWithWebIdentity (${code ?? httpStatus})` : `STS could not be reached: ${message}`,
         stsError: { code, message },
         stsAnswered: answered && httpStatus < 500,
@@ -136,6 +140,7 @@ export class IdentityProber {
   }
 
   close(): void {
-    for (const c of this.clients.values()) c.destroy();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 }

@@ -7,6 +7,22 @@ import type { Reason } from './reasons.ts';
 export interface PodEnvVar {
   readonly name: string;
   readonly value?: string;
+  /** Where a value without a literal comes from (only the reference's name is kept). */
+  readonly valueFrom?: { readonly secretKeyRef?: { readonly name?: string }; readonly configMapKeyRef?: { readonly name?: string } };
+}
+
+/** An envFrom entry: every key of a ConfigMap or Secret, optionally prefixed, becomes a variable. */
+export interface PodEnvFrom {
+  readonly prefix?: string;
+  readonly configMapRef?: { readonly name?: string };
+  readonly secretRef?: { readonly name?: string };
+}
+
+interface AgentContainer {
+  readonly name?: string;
+  readonly env?: readonly PodEnvVar[];
+  readonly envFrom?: readonly PodEnvFrom[];
+  readonly volumeMounts?: ReadonlyArray<{ readonly name?: string; readonly mountPath?: string }>;
 }
 
 /** The fields of a Pod the agent reads (typed and raw pods both fit). */
@@ -15,8 +31,8 @@ export interface AgentPod {
   readonly spec?: {
     readonly nodeName?: string;
     readonly serviceAccountName?: string;
-    readonly containers?: ReadonlyArray<{ readonly name?: string; readonly env?: readonly PodEnvVar[]; readonly volumeMounts?: ReadonlyArray<{ readonly name?: string; readonly mountPath?: string }> }>;
-    readonly initContainers?: ReadonlyArray<{ readonly name?: string; readonly env?: readonly PodEnvVar[]; readonly volumeMounts?: ReadonlyArray<{ readonly name?: string; readonly mountPath?: string }> }>;
+    readonly containers?: readonly AgentContainer[];
+    readonly initContainers?: readonly AgentContainer[];
     readonly volumes?: ReadonlyArray<{ readonly name?: string; readonly projected?: { readonly sources?: ReadonlyArray<{ readonly serviceAccountToken?: { readonly audience?: string; readonly expirationSeconds?: number; readonly path?: string } }> } }>;
   };
   readonly status?: { readonly phase?: string };
@@ -42,7 +58,7 @@ function containers(pod: AgentPod) {
 
 function envValue(pod: AgentPod, name: string): string | undefined {
   for (const c of containers(pod)) {
-    const e = c.env?.find((x) => x.name === name);
+    const e = c.env?.find((x) => x.name === name && x.value !== undefined);
     if (e?.value !== undefined) return e.value;
   }
   return undefined;

@@ -44,6 +44,31 @@ export interface StsFailure {
   readonly httpStatus: number | undefined;
 }
 
+interface SdkError {
+  readonly Code?: unknown;
+  readonly name?: unknown;
+  readonly message?: unknown;
+  readonly $metadata?: { readonly httpStatusCode?: number };
+  readonly cause?: unknown;
+}
+
+/**
+ * STS's wire code, message and HTTP status from what the SDK threw. The code is the error's `Code`
+ * (the wire code: `InvalidIdentityToken`, where the SDK's class name says
+ * `InvalidIdentityTokenException`); an error a provider wrapped (its `cause`) is read through.
+ * No answer (network, DNS, TLS, timeout) has no status and no code.
+ */
+export function stsFailureOf(err: unknown): StsFailure {
+  let e = err as SdkError | undefined;
+  for (let depth = 0; depth < 4 && e && e.$metadata?.httpStatusCode === undefined && typeof e.cause === 'object' && e.cause !== null; depth++) {
+    e = e.cause;
+  }
+  const httpStatus = e?.$metadata?.httpStatusCode;
+  const wire = typeof e?.Code === 'string' ? e.Code : typeof e?.name === 'string' ? e.name : undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return { code: httpStatus !== undefined ? wire : undefined, message, httpStatus };
+}
+
 /** STS's answer to AssumeRoleWithWebIdentity → reason. Keyed on the wire code, then the message. */
 export function classifyStsFailure(f: StsFailure): Reason {
   switch (f.code) {

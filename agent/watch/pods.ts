@@ -12,7 +12,12 @@ import type { Clock } from '../checks/schedule.ts';
 export function compactPod(p: Pod, prefix: string): AgentPod {
   const containers = (list: NonNullable<Pod['spec']>['containers'] | undefined) => (list ?? []).map((c) => ({
     name: c.name,
-    env: (c.env ?? []).filter((e) => e.name.startsWith('AWS_') && e.value !== undefined).map((e) => ({ name: e.name, value: e.value })),
+    // values only where the checks read them; of a valueFrom only the reference's name (never a value)
+    env: (c.env ?? []).filter((e) => e.name.startsWith('AWS_') && (e.value !== undefined || e.valueFrom?.secretKeyRef || e.valueFrom?.configMapKeyRef)).map((e) => (e.value !== undefined ? { name: e.name, value: e.value } : {
+      name: e.name,
+      valueFrom: e.valueFrom?.secretKeyRef ? { secretKeyRef: { name: e.valueFrom.secretKeyRef.name ?? '' } } : { configMapKeyRef: { name: e.valueFrom?.configMapKeyRef?.name ?? '' } },
+    })),
+    ...(c.envFrom?.length ? { envFrom: c.envFrom.map((f) => ({ ...(f.prefix ? { prefix: f.prefix } : {}), ...(f.secretRef ? { secretRef: { name: f.secretRef.name ?? '' } } : {}), ...(f.configMapRef ? { configMapRef: { name: f.configMapRef.name ?? '' } } : {}) })) } : {}),
     volumeMounts: (c.volumeMounts ?? []).map((m) => ({ name: m.name, mountPath: m.mountPath })),
   }));
   const annotations = Object.fromEntries(Object.entries(p.metadata?.annotations ?? {}).filter(([k]) => k === INJECTED_ANNOTATION || k.startsWith(`${prefix}/`)));

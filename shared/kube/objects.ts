@@ -32,16 +32,30 @@ export interface ServiceAccount {
 export interface ConfigMap {
   metadata?: ObjectMeta;
   data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}
+
+export interface Secret {
+  metadata?: ObjectMeta;
+  data?: Record<string, string>;
 }
 
 export interface EnvVar {
   name: string;
   value?: string;
+  valueFrom?: { secretKeyRef?: { name?: string; key?: string }; configMapKeyRef?: { name?: string; key?: string }; fieldRef?: unknown; resourceFieldRef?: unknown };
+}
+
+export interface EnvFromSource {
+  prefix?: string;
+  configMapRef?: { name?: string; optional?: boolean };
+  secretRef?: { name?: string; optional?: boolean };
 }
 
 export interface Container {
   name: string;
   env?: EnvVar[];
+  envFrom?: EnvFromSource[];
   volumeMounts?: { name: string; mountPath: string }[];
 }
 

@@ -6,13 +6,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import type { CoreV1Event, V1EnvFromSource, V1Pod } from '@kubernetes/client-node';
 import { parseFlags } from '../../shared/cli/flags.ts';
 import { AGENT_FLAGS, buildAgentConfig } from '../../agent/config.ts';
 import { runDoctor } from '../../agent/doctor-command.ts';
 import { startAgent, type RunningAgent } from '../../agent/main.ts';
 import { startControlPlane, freePorts, type ControlPlane } from '../cluster/control-plane.ts';
 import { eventually, KubeHelpers, PAUSE_IMAGE } from '../cluster/kube-helpers.ts';
+import { newAccessKeyId } from '../sts-emulator/access-keys.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
 import { foreignToken } from '../support/foreign-token.ts';
 import { captureIo } from '../support/io-capture.ts';
@@ -95,7 +97,7 @@ describe('agent scenarios', () => {
   /** A ServiceAccount (and its role in the emulator) and a pod on the node, mutated by the real webhook. */
   async function setUp(sa: string, opts: {
     annotations?: Record<string, string>; trustPolicy?: unknown; roleName?: string; node?: string;
-    podLabels?: Record<string, string>; env?: Array<{ name: string; value: string }>;
+    podLabels?: Record<string, string>; env?: Array<{ name: string; value: string }>; envFrom?: V1EnvFromSource[];
     token?: 'minted' | 'none' | ((pod: V1Pod) => Promise<string>);
   } = {}): Promise<V1Pod> {
     const roleName = opts.roleName ?? sa;
@@ -103,7 +105,7 @@ describe('agent scenarios', () => {
     if (opts.trustPolicy !== null) sts.state.putRole(ACCOUNT, { name: roleName, trustPolicy: opts.trustPolicy ?? trust(subOf(sa)) });
     const pod = await kube.createPod(ns, `${sa}-0`, {
       serviceAccountName: sa, nodeName: opts.node ?? 'node-a',
-      containers: [{ name: 'app', image: PAUSE_IMAGE, ...(opts.env ? { env: opts.env } : {}) }],
+      containers: [{ name: 'app', image: PAUSE_IMAGE, ...(opts.env ? { env: opts.env } : {}), ...(opts.envFrom ? { envFrom: opts.envFrom } : {}) }],
     }, { labels: opts.podLabels ?? {} });
     const volume = pod.spec?.volumes?.find((v) => v.name === 'aws-iam-token');
     const audience = volume?.projected?.sources?.[0]?.serviceAccountToken?.audience ?? 'sts.amazonaws.com';
@@ -242,6 +244,56 @@ describe('agent scenarios', () => {
     await verdict(pod, 'InvalidSessionName');
     await expectEvents(pod, 'InvalidSessionName', 'Warning', /AWS_ROLE_SESSION_NAME "my app\/session:1"/);
     await expectHealthMetric('session-name', 'InvalidSessionName', 'misconfigured');
+  });
+
+  // static keys made at run time: the Events are scanned for them (findSecrets) as for tokens
+  const staticKeys = () => ({ AWS_ACCESS_KEY_ID: newAccessKeyId('AKIA'), AWS_SECRET_ACCESS_KEY: randomBytes(30).toString('base64') });
+
+  test('static keys in the pod\'s env: CredentialsShadowed naming the variables and where, never a value', async () => {
+    const pod = await setUp('static-keys', { env: Object.entries(staticKeys()).map(([name, value]) => ({ name, value })) });
+    const v = await verdict(pod, 'CredentialsShadowed');
+    assert.match(v.detail, /AWS_ACCESS_KEY_ID in container app \(env\), AWS_SECRET_ACCESS_KEY in container app \(env\); static keys/);
+    await expectEvents(pod, 'CredentialsShadowed', 'Warning', /AWS_ACCESS_KEY_ID in container app \(env\)/);
+    await expectHealthMetric('static-keys', 'CredentialsShadowed', 'misconfigured');
+  });
+
+  test('AWS_PROFILE in the pod\'s env: CredentialsShadowed', async () => {
+    const pod = await setUp('profile', { env: [{ name: 'AWS_PROFILE', value: 'production' }] });
+    await verdict(pod, 'CredentialsShadowed');
+    await expectEvents(pod, 'CredentialsShadowed', 'Warning', /AWS_PROFILE in container app \(env\); a profile/);
+  });
+
+  test('static keys from envFrom of a Secret: CredentialsShadowed naming the Secret', async () => {
+    await kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'aws-keys' }, stringData: { ...staticKeys(), OTHER: 'x' } } });
+    const pod = await setUp('secret-keys', { envFrom: [{ secretRef: { name: 'aws-keys' } }] });
+    await verdict(pod, 'CredentialsShadowed');
+    await expectEvents(pod, 'CredentialsShadowed', 'Warning', /AWS_ACCESS_KEY_ID in container app \(envFrom Secret aws-keys\), AWS_SECRET_ACCESS_KEY in container app \(envFrom Secret aws-keys\)/);
+  });
+
+  test('web identity only (envFrom of a ConfigMap without credentials, a region): not shadowed', async () => {
+    await kube.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'settings' }, data: { LOG_LEVEL: 'debug', AWS_REGION: 'us-west-2' } } });
+    const pod = await setUp('web-identity-only', { envFrom: [{ configMapRef: { name: 'settings' } }], env: [{ name: 'AWS_SDK_LOAD_CONFIG', value: '1' }] });
+    await verdict(pod, 'Healthy');
+    assert.deepEqual((await eventsFor('Pod', pod.metadata!.name!)).filter((e) => e.reason === 'CredentialsShadowed'), []);
+  });
+
+  test('a {region} --sts-endpoint: each pod probed in its own region; one STS has disabled is RegionDisabled', async () => {
+    sts.disabledRegions.add('af-south-1');
+    try {
+      const regional = await startTestAgent('node-r', [`--sts-endpoint=${sts.endpoint}/{region}`]);
+      const disabled = await setUp('disabled-region', { node: 'node-r', env: [{ name: 'AWS_REGION', value: 'af-south-1' }] });
+      const v = await verdict(disabled, 'RegionDisabled', regional);
+      assert.equal(v.stsError?.code, 'RegionDisabledException');
+      assert.equal(v.stsError?.message, `STS is not activated in this region for account:${ACCOUNT}. Your account administrator can activate STS in this region using the IAM Console.`);
+      await expectEvents(disabled, 'RegionDisabled', 'Warning', /STS said RegionDisabledException: STS is not activated in this region/);
+      const enabled = await setUp('enabled-region', { node: 'node-r' });
+      await verdict(enabled, 'Healthy', regional);
+      const regionOf = (sa: string) => [...new Set(sts.requests.filter((r) => r.roleArn === role(sa)).map((r) => r.region))];
+      assert.deepEqual(regionOf('disabled-region'), ['af-south-1']);
+      assert.deepEqual(regionOf('enabled-region'), ['us-west-2'], 'the region the webhook injected');
+    } finally {
+      sts.disabledRegions.delete('af-south-1');
+    }
   });
 
   test('a pod admitted without injection: PodNotMutated', async () => {

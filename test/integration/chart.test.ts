@@ -150,6 +150,7 @@ describe('Helm chart', () => {
       ['webhook', [], 'webhook'],
       ['agent-token-request', [], 'agent'],
       ['agent-kubelet', ['--set', 'agent.tokenSource=kubelet'], 'agent'],
+      ['agent-env-from-secrets', ['--set', 'agent.envFromSecrets=true'], 'agent'],
       ['webhook-mappings', ['--set-json', 'identity.mappings={"a/b":{"RoleARN":"arn:aws:iam::111122223333:role/x"}}'], 'webhook'],
     ];
     for (const [name, args, component] of modes) {

@@ -73,7 +73,7 @@ describe('IRSA + Pod Identity migration', () => {
     assert.equal(running.agent.podVerdict(plainNs, 'app-0')?.reason, 'PodNotMutated', 'the control pod is reported');
     assert.equal(running.agent.podVerdict(ns, 'app-0'), undefined, 'the migrating pod has nothing wrong');
     const events = await kube.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.kind=Pod,involvedObject.name=app-0' });
-    assert.deepEqual(events.items.filter((e) => e.reason === 'PodNotMutated'), []);
+    assert.deepEqual(events.items.filter((e) => e.reason === 'PodNotMutated' || e.reason === 'CredentialsShadowed'), [], 'the injected container credentials are the identity, not a shadow of it');
 
     const io = captureIo();
     const code = await runDoctor([`${ns}/app`, '--kubeconfig', cp.kubeconfigPath, `--watch-container-credentials-config=${associations}`, `--sts-endpoint=${stsEndpoint}`], io);

@@ -46,6 +46,9 @@ export interface RequestLogEntry {
   /** The role asked for; for GetRole the role read, for GetCallerIdentity the caller. */
   readonly roleArn: string | undefined;
   readonly roleSessionName: string | undefined;
+  /** AssumeRoleWithWebIdentity's DurationSeconds and session Policy, as sent. */
+  readonly durationSeconds?: string | undefined;
+  readonly sessionPolicy?: string | undefined;
   /** `Success` or the error code. */
   readonly result: string;
   readonly status: number;
@@ -236,6 +239,7 @@ export class StsEmulator {
     this.requests.push({
       time: new Date(started).toISOString(), requestId, region, action: query.action,
       roleArn, roleSessionName: query.params.RoleSessionName,
+      durationSeconds: query.params.DurationSeconds, sessionPolicy: query.params.Policy,
       result, status, latencyMs: Date.now() - started,
     });
     res.writeHead(status, {
