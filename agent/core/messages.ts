@@ -58,12 +58,16 @@ export function specificFix(i: MessageInput): string {
   }
 }
 
-/** The cause IAM pinpointed and its one changed line, in place of the general fix. */
-function causeFix(d: IdentityDiagnosis): string | undefined {
+/** The cause IAM pinpointed, what is wrong (cut first when space runs out) and its one changed line, in place of the general fix. */
+function causeFix(d: IdentityDiagnosis, room: number): string | undefined {
   const first = d.findings?.[0];
   if (!d.cause || !first) return undefined;
   const more = (d.findings?.length ?? 1) - 1;
-  return `Cause: ${d.cause}. ${first.message} Fix: ${first.change}${more > 0 ? ` (and ${more} more; kube-irsa doctor --output json gives the corrected policy)` : ''}`;
+  const fix = ` Fix: ${first.change}${more > 0 ? ` (and ${more} more; kube-irsa doctor --output json gives the corrected policy)` : ''}`;
+  const lead = `Cause: ${d.cause}.`;
+  const space = room - Buffer.byteLength(lead + fix) - 1;
+  const what = space >= 40 ? ` ${truncateBytes(first.message, space)}` : '';
+  return `${lead}${what}${fix}`;
 }
 
 export function eventMessage(i: MessageInput): string {
@@ -73,11 +77,13 @@ export function eventMessage(i: MessageInput): string {
     ? `AWS identity of ServiceAccount ${i.namespace}/${i.serviceAccount} ${i.recovered ? 'works again' : 'verified'}:${role} can be assumed.`
     : `AWS identity check failed for ServiceAccount ${i.namespace}/${i.serviceAccount}${role ? ` (${role.trim()})` : ''}: ${i.detail}.${sts}`;
   const d = i.diagnosis && i.diagnosis.reason === i.reason && i.diagnosis.roleArn === i.roleArn ? i.diagnosis : undefined;
-  const cause = d && causeFix(d);
-  if (cause) {
-    // the changed line matters more than the token summary (the cause quotes the sub anyway)
-    const full = `${head}${tokenSummary(i.claims)} ${cause}`;
-    return truncateBytes(Buffer.byteLength(full) <= MAX_MESSAGE_BYTES ? full : `${head} ${cause}`);
+  if (d?.cause) {
+    // the changed line matters most, then what is wrong, then the token summary (the cause quotes the sub anyway)
+    const withSummary = `${head}${tokenSummary(i.claims)}`;
+    const full = causeFix(d, Number.MAX_SAFE_INTEGER);
+    const lead = full !== undefined && Buffer.byteLength(`${withSummary} ${full}`) <= MAX_MESSAGE_BYTES ? withSummary : head;
+    const cause = causeFix(d, MAX_MESSAGE_BYTES - Buffer.byteLength(lead) - 1);
+    if (cause) return truncateBytes(`${lead} ${cause}`);
   }
   const message = `${head}${tokenSummary(i.claims)}${i.reason === 'Healthy' ? '' : ` ${specificFix(i)}`}`;
   if (!d?.hint) return truncateBytes(message);
