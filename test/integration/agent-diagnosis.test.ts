@@ -3,7 +3,7 @@
 // and `doctor`; the verdict and message unchanged plus one hint when IAM cannot be read; nothing
 // secret and no trust policy in the logs; IAM read at most once per TTL per role across the fleet.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,6 +19,7 @@ import { eventually, KubeHelpers, PAUSE_IMAGE } from '../cluster/kube-helpers.ts
 import { applyManifestFile } from '../cluster/manifests.ts';
 import { newAccessKeyId } from '../sts-emulator/access-keys.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
+import { stopAgentScenario } from '../support/agent-scenario.ts';
 import { captureIo } from '../support/io-capture.ts';
 import { writeProjectedToken } from '../support/kubelet-dir.ts';
 import { captureLogs, findSecrets, type CapturedLogs } from '../support/log-capture.ts';
@@ -100,13 +101,7 @@ describe('IAM-aware diagnosis in the agent, Events, IRSACheck and doctor', () =>
     caFile = path.join(kubeletRoot, 'issuer-ca.pem');
     await writeFile(caFile, cp.ca.certPem);
   });
-  after(async () => {
-    for (const a of agents) await a.running.stop();
-    await hook?.stop();
-    await sts?.stop();
-    await cp?.stop();
-    if (kubeletRoot) await rm(kubeletRoot, { recursive: true, force: true });
-  });
+  after(() => stopAgentScenario({ agents, hook, sts, cp, kubeletRoot }));
 
   /** A ServiceAccount, its role (unless null) and one pod per node, mutated by the real webhook, with their tokens. */
   async function setUp(sa: string, opts: { trustPolicy?: unknown; roleArn?: string; nodes: string[] }): Promise<V1Pod[]> {
