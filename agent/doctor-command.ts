@@ -66,7 +66,7 @@ export function renderReport(result: TokenCheckResult, roleArn: string, audience
 
 export async function runDoctor(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandLine({
-    name: 'doctor', usage: 'doctor <namespace>/<serviceaccount> [--kubeconfig f] | --token-file <f> --role-arn <arn> [--audience a] [--region r] [--sts-endpoint url] [--output text|json]',
+    name: 'doctor', usage: 'doctor <namespace>/<serviceaccount> [--kubeconfig f] | --token-file <f> --role-arn <arn> [--audience a] [--region r] [--sts-endpoint url] [--iam-reads] [--output text|json]',
     description: 'Runs every check of the agent and prints each check, the reason and the fix.\nWith <namespace>/<serviceaccount>: resolves the identity as the webhook does, mints a token (TokenRequest),\nand adds the shared IRSACheck status and the recent Events of the ServiceAccount.\nExit code: 0 healthy, 2 misconfigured, 3 inconclusive, 1 bad usage.',
   }, DOCTOR_FLAGS, argv, io);
   if (typeof parsed === 'number') return parsed;
