@@ -12,6 +12,8 @@ import { PodScheduler, systemClock, type Clock } from './checks/schedule.ts';
 import type { PodVerdict } from './checks/evaluate.ts';
 import type { AgentConfig } from './config.ts';
 import { eventMessage } from './core/messages.ts';
+import { Diagnoser } from './diagnosis/diagnoser.ts';
+import { IamReader, type AwsCredentials } from './diagnosis/iam-reader.ts';
 import { EventRecorder } from './event-recorder.ts';
 import { FleetCoordinator } from './fleet.ts';
 import { HealthCache } from './health-cache.ts';
@@ -36,6 +38,8 @@ export interface AgentOptions {
   readonly clock?: Clock;
   /** How often due pods are looked at. */
   readonly tickMs?: number;
+  /** The credentials of the IAM reads (default: the SDK's default chain). */
+  readonly awsCredentials?: AwsCredentials;
 }
 
 const CONCURRENCY = 16;
@@ -50,6 +54,7 @@ export class Agent {
   private readonly keeper: IrsaCheckKeeper;
   private readonly events: EventRecorder;
   private readonly prober: IdentityProber;
+  private readonly diagnoser: Diagnoser | undefined;
   private readonly checkDeps: PodCheckDeps;
   private readonly podReflector: Reflector;
   private timer: NodeJS.Timeout | undefined;
@@ -76,7 +81,7 @@ export class Agent {
       client, nodeName: config.nodeName, logger: log, claimTtlMs: config.claimTimeoutMs, random, policy,
       describe: (id, r) => eventMessage({
         reason: r.reason, detail: r.detail, roleArn: id.roleArn, audience: id.audience, namespace: id.namespace, serviceAccount: id.serviceAccount, claims: r.claims,
-        ...(r.stsError ? { stsError: r.stsError } : {}),
+        ...(r.stsError ? { stsError: r.stsError } : {}), ...(r.diagnosis ? { diagnosis: r.diagnosis } : {}),
       }),
     }) : undefined;
     this.keeper = new IrsaCheckKeeper({ health, fleet, staleAfterMs: config.staleAfterMs, random, logger: log });
@@ -95,15 +100,20 @@ export class Agent {
       config, client, logger: log,
       handlers: { serviceAccount: (ns, name) => this.serviceAccountChanged(ns, name), all: () => this.everythingChanged() },
     });
+    // one budget for the STS probes and the IAM reads that explain them
+    const limiter = new RateLimiter(config.stsQps, config.stsQps * 2);
     this.prober = new IdentityProber({
-      nodeName: config.nodeName, defaultRegion: config.region, stsEndpoint: config.stsEndpoint, issuerCaPems: config.issuerCaPems,
-      limiter: new RateLimiter(config.stsQps, config.stsQps * 2),
+      nodeName: config.nodeName, defaultRegion: config.region, stsEndpoint: config.stsEndpoint, issuerCaPems: config.issuerCaPems, limiter,
       onStsCall: (outcome, seconds) => metrics.observeSts(outcome, seconds),
     });
+    this.diagnoser = config.iamReads ? new Diagnoser({
+      ttlMs: config.iamCacheTtlMs, logger: log,
+      reader: new IamReader({ limiter, iamEndpoint: config.iamEndpoint, stsEndpoint: config.stsEndpoint, stsRegion: config.region, ...(opts.awsCredentials ? { credentials: opts.awsCredentials } : {}) }),
+    }) : undefined;
     this.checkDeps = {
       resolver: this.inputs.resolver, clock,
       tokens: config.tokenSource === 'kubelet' ? kubeletTokenSource(config.kubeletRootDir) : tokenRequestSource(client),
-      health: identityHealth({ cache: health, prober: this.prober, fleet, metrics, clock, logger: log, hasIdentity: (ns, sa) => this.keeper.has(ns, sa) }),
+      health: identityHealth({ cache: health, prober: this.prober, diagnoser: this.diagnoser, fleet, metrics, clock, logger: log, hasIdentity: (ns, sa) => this.keeper.has(ns, sa) }),
       policy: { tokenWaitMs: config.tokenWaitMs, retryIntervalMs: config.retryIntervalMs, recheckIntervalMs: config.recheckIntervalMs },
       // what a check resolved (a live read may have updated the cache behind the watch) keeps the
       // set of identities with an IRSACheck in step
@@ -133,6 +143,7 @@ export class Agent {
     await this.whenIdle(() => this.scheduler.runningCount === 0);
     await this.events.flush();
     this.prober.close();
+    this.diagnoser?.close();
   }
 
   isReady(): boolean {

@@ -3,6 +3,7 @@
 import type { TokenClaims } from '../shared/oidc/jwt.ts';
 import { REASONS, type Reason, type Verdict } from './core/reasons.ts';
 import { checkTokenStatically, type StaticOutcome } from './core/verdicts.ts';
+import type { IdentityDiagnosis } from './diagnosis/explain.ts';
 import type { IdentityProber } from './identity-prober.ts';
 
 export interface CheckStep {
@@ -21,6 +22,8 @@ export interface TokenCheckResult {
   /** Undefined when STS was not called. */
   readonly stsAnswered: boolean | undefined;
   readonly stsSeconds?: number;
+  /** Why STS refused, from IAM (agent/diagnosis): a cause, or a hint when IAM could not be read. */
+  readonly diagnosis?: IdentityDiagnosis;
 }
 
 export interface TokenCheckInput {

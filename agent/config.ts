@@ -22,6 +22,9 @@ export const AGENT_FLAGS = {
   'retry-interval': { kind: 'duration', default: 10_000, help: 'first retry after an inconclusive check; doubles up to --recheck-interval' },
   'token-wait': { kind: 'duration', default: 60_000, help: 'how long a new pod\'s token may be missing (the kubelet has not mounted it yet) before TokenUnreadable is reported' },
   'sts-qps': { kind: 'int', default: 5, min: 1, max: 1000, help: 'at most this many STS calls per second from this agent (STS allows about 600/s per account, shared with workloads)' },
+  'iam-reads': { kind: 'bool', default: false, help: 'read IAM (GetRole, the OIDC providers) with the agent\'s own AWS credentials (the SDK\'s default chain) to name the cause of a refusal; without permission the verdict is unchanged and the message names the permission (docs/security.md)' },
+  'iam-endpoint': { kind: 'string', default: '', help: 'IAM endpoint URL overriding the partition\'s (e.g. an emulator)' },
+  'iam-cache-ttl': { kind: 'duration', default: 300_000, help: 'how long what IAM said about a role is reused, by this agent and through the IRSACheck by every agent' },
   fleet: { kind: 'bool', default: true, help: 'share probe results through IRSACheck objects, so each identity is probed once per interval cluster-wide' },
   'claim-timeout': { kind: 'duration', default: 30_000, help: 'how long a claimed probe may take before another agent takes it over' },
   'stale-after': { kind: 'duration', default: 3_600_000, help: 'IRSAChecks no agent probed for this long are deleted (their ServiceAccount has no pods left)' },
@@ -52,6 +55,9 @@ export interface AgentConfig {
   readonly retryIntervalMs: number;
   readonly tokenWaitMs: number;
   readonly stsQps: number;
+  readonly iamReads: boolean;
+  readonly iamEndpoint: string | undefined;
+  readonly iamCacheTtlMs: number;
   readonly fleet: boolean;
   readonly claimTimeoutMs: number;
   readonly staleAfterMs: number;
@@ -84,6 +90,7 @@ export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = pr
   if (nodeName === '') problems.push('the node name is unknown: pass --node-name or set NODE_NAME (the chart sets it from spec.nodeName)');
   const endpointProblem = v['sts-endpoint'] === '' ? undefined : stsEndpointProblem(v['sts-endpoint']);
   if (endpointProblem) problems.push(endpointProblem);
+  if (v['iam-endpoint'] !== '' && !/^https?:\/\/[^/]+/.test(v['iam-endpoint'])) problems.push(`--iam-endpoint "${v['iam-endpoint']}" must be an http(s) URL`);
   const region = v.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) problems.push(`--region "${region}" is not an AWS region name`);
   const issuerCaPems = readIssuerCaFiles(v['issuer-ca-file'], problems);
@@ -99,7 +106,7 @@ export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = pr
       tokenSource: v['token-source'] as AgentConfig['tokenSource'], kubeletRootDir: v['kubelet-root-dir'],
       region, stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems,
       recheckIntervalMs: v['recheck-interval'], misconfiguredRecheckIntervalMs: v['misconfigured-recheck-interval'], retryIntervalMs: v['retry-interval'], tokenWaitMs: v['token-wait'],
-      stsQps: v['sts-qps'], fleet: v.fleet, claimTimeoutMs: v['claim-timeout'], staleAfterMs: v['stale-after'], cacheSize: v['cache-size'], port: v.port, bindAddress: v['bind-address'], logLevel: v['log-level'] as LogLevel,
+      stsQps: v['sts-qps'], iamReads: v['iam-reads'], iamEndpoint: v['iam-endpoint'] || undefined, iamCacheTtlMs: v['iam-cache-ttl'], fleet: v.fleet, claimTimeoutMs: v['claim-timeout'], staleAfterMs: v['stale-after'], cacheSize: v['cache-size'], port: v.port, bindAddress: v['bind-address'], logLevel: v['log-level'] as LogLevel,
     }),
   };
 }

@@ -17,6 +17,10 @@ import { readServiceAccount, ServiceAccountCache } from '../shared/identity/serv
 import { KUBE_FLAGS } from '../shared/kube/flags.ts';
 import { readIssuerCaFiles } from './config.ts';
 import { checkIdentityToken, type TokenCheckResult } from './check-token.ts';
+import { Diagnoser } from './diagnosis/diagnoser.ts';
+import { IamReader } from './diagnosis/iam-reader.ts';
+import { diagnosisFor } from './diagnosis/explain.ts';
+import { diagnosisJson, diagnosisLines } from './diagnosis/report.ts';
 import { irsaCheckPath, type IRSACheck } from './fleet.ts';
 import { specificFix } from './core/messages.ts';
 import { stsEndpointProblem } from './core/sts-endpoint.ts';
@@ -36,6 +40,8 @@ const DOCTOR_FLAGS = {
   'sts-endpoint': { kind: 'string', default: '', help: 'STS endpoint URL overriding the regional one' },
   'issuer-ca-file': { kind: 'list', default: [], metavar: 'pem', help: 'extra CA certificates for the issuer\'s discovery and JWKS' },
   'from-env': { kind: 'bool', default: false, help: 'inside a pod (kubectl exec / kubectl debug): resolve credentials with the SDK\'s default Node.js chain as the application would, name the provider that won, then check the token file AWS_WEB_IDENTITY_TOKEN_FILE names for AWS_ROLE_ARN in AWS_REGION' },
+  'iam-reads': { kind: 'bool', default: false, help: 'read IAM with your AWS credentials (the SDK\'s default chain) to name the part of the trust policy or provider at fault' },
+  'iam-endpoint': { kind: 'string', default: '', help: 'IAM endpoint URL overriding the partition\'s' },
   output: { kind: 'string', default: 'text', choices: ['text', 'json'], help: 'text for people, json for tools' },
 } as const satisfies FlagSpecs;
 
@@ -53,15 +59,17 @@ export function renderReport(result: TokenCheckResult, roleArn: string, audience
     `Result: ${result.reason} (${result.verdict})`,
     `  ${REASONS[result.reason].meaning}`,
   ];
-  if (result.verdict !== 'healthy') {
+  const cause = diagnosisLines(result.diagnosis);
+  if (result.verdict !== 'healthy' && !result.diagnosis?.cause) {
     lines.push(`  ${specificFix({ reason: result.reason, detail: result.detail, roleArn, audience, namespace, serviceAccount, claims: result.claims })}`);
   }
+  lines.push(...cause);
   return `${lines.join('\n')}\n`;
 }
 
 export async function runDoctor(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandLine({
-    name: 'doctor', usage: 'doctor <namespace>/<serviceaccount> [--kubeconfig f] | --token-file <f> --role-arn <arn> [--audience a] [--region r] [--sts-endpoint url] | --from-env [--output text|json]',
+    name: 'doctor', usage: 'doctor <namespace>/<serviceaccount> [--kubeconfig f] | --token-file <f> --role-arn <arn> [--audience a] [--region r] [--sts-endpoint url] [--iam-reads] | --from-env [--output text|json]',
     description: 'Runs every check of the agent and prints each check, the reason and the fix.\nWith <namespace>/<serviceaccount>: resolves the identity as the webhook does, mints a token (TokenRequest),\nand adds the shared IRSACheck status and the recent Events of the ServiceAccount.\nWith --from-env (inside the pod): names the provider the SDK\'s default chain picks there (CredentialsShadowed\nwhen it is not web identity) and checks the pod\'s token file (TokenUnreadable when it is missing).\n--sts-endpoint may contain {region}, replaced by the region probed.\nExit code: 0 healthy, 2 misconfigured, 3 inconclusive, 1 bad usage.',
   }, DOCTOR_FLAGS, argv, io);
   if (typeof parsed === 'number') return parsed;
@@ -81,7 +89,7 @@ export async function runDoctor(argv: readonly string[], io: CommandIo = process
     }
     return runFromEnv({
       region: v.region, stsEndpoint: v['sts-endpoint'], audience: v.audience, output: v.output, env: process.env,
-      check: (region, token, roleArn) => checkOnce({ region, 'sts-endpoint': v['sts-endpoint'] }, caPems, token, roleArn, v.audience),
+      check: (region, token, roleArn) => checkOnce({ ...v, region }, caPems, token, roleArn, v.audience),
       render: renderReport,
     }, io);
   }
@@ -109,7 +117,7 @@ export async function runDoctor(argv: readonly string[], io: CommandIo = process
     io.stdout.write(`${JSON.stringify({
       reason: result.reason, verdict: result.verdict, detail: result.detail, roleArn: v['role-arn'], audience: v.audience,
       token: result.claims ? { iss: result.claims.iss, sub: result.claims.sub, aud: result.claims.aud, exp: result.claims.exp } : null,
-      steps: result.steps, ...(result.stsError ? { sts: result.stsError } : {}), meaning: REASONS[result.reason].meaning,
+      steps: result.steps, ...(result.stsError ? { sts: result.stsError } : {}), meaning: REASONS[result.reason].meaning, ...diagnosisJson(result.diagnosis),
     }, null, 2)}\n`);
   } else {
     io.stdout.write(renderReport(result, v['role-arn'], v.audience));
@@ -117,16 +125,21 @@ export async function runDoctor(argv: readonly string[], io: CommandIo = process
   return EXIT_CODES[result.verdict];
 }
 
-/** The agent's checks of one token and role (checkIdentityToken), with a prober made for this one run. */
-async function checkOnce(v: Pick<DoctorValues, 'region' | 'sts-endpoint'>, caPems: readonly string[], token: string, roleArn: string, audience: string): Promise<TokenCheckResult> {
-  const prober = new IdentityProber({
-    nodeName: 'doctor', defaultRegion: v.region || process.env.AWS_REGION || 'us-east-1',
-    stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems: caPems, limiter: new RateLimiter(5),
-  });
+/** The agent's checks of one token and role (checkIdentityToken) and, with --iam-reads, its diagnosis, with a prober made for this one run. */
+async function checkOnce(v: Pick<DoctorValues, 'region' | 'sts-endpoint' | 'iam-reads' | 'iam-endpoint'>, caPems: readonly string[], token: string, roleArn: string, audience: string): Promise<TokenCheckResult> {
+  const region = v.region || process.env.AWS_REGION || 'us-east-1';
+  const stsEndpoint = v['sts-endpoint'] || undefined;
+  const limiter = new RateLimiter(5);
+  const prober = new IdentityProber({ nodeName: 'doctor', defaultRegion: region, stsEndpoint, issuerCaPems: caPems, limiter });
+  const diagnoser = v['iam-reads']
+    ? new Diagnoser({ ttlMs: 0, logger: pino({ level: 'silent' }), reader: new IamReader({ limiter, iamEndpoint: v['iam-endpoint'] || undefined, stsEndpoint, stsRegion: region }) })
+    : undefined;
   try {
-    return await checkIdentityToken({ token, roleArn, audience, region: undefined, nowSeconds: Math.floor(Date.now() / 1000), prober });
+    const result = await checkIdentityToken({ token, roleArn, audience, region: undefined, nowSeconds: Math.floor(Date.now() / 1000), prober });
+    return diagnoser ? await diagnoser.explain(result, roleArn) : result;
   } finally {
     prober.close();
+    diagnoser?.close();
   }
 }
 
@@ -222,9 +235,12 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
     io.stderr.write(`kube-irsa doctor: cannot mint a token for ${target} (TokenRequest): the API server returned no token\n`);
     return 1;
   }
-  const result = await checkOnce(v, caPems, token, identity.roleArn, identity.audience);
+  const checked = await checkOnce(v, caPems, token, identity.roleArn, identity.audience);
   // both are extras: without the CRD or the right to read Events the report still stands
   const shared = await client.get<IRSACheck>(irsaCheckPath(namespace, name)).then((o) => o.status, () => undefined);
+  // without IAM access of its own, doctor shows what an agent could read (the shared diagnosis)
+  const sharedDiagnosis = checked.diagnosis?.cause ? undefined : diagnosisFor(shared?.diagnosis, checked.reason, identity.roleArn);
+  const result = sharedDiagnosis?.cause ? { ...checked, diagnosis: sharedDiagnosis } : checked;
   const events: Event[] = await client.get<ObjectList<Event>>(corePath('namespaces', namespace, 'events'), { fieldSelector: `involvedObject.kind=ServiceAccount,involvedObject.name=${name}` })
     .then((list) => list.items
       .sort((a, b) => new Date(String(b.lastTimestamp ?? b.eventTime ?? 0)).getTime() - new Date(String(a.lastTimestamp ?? a.eventTime ?? 0)).getTime())
@@ -232,13 +248,13 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
   if (v.output === 'json') {
     io.stdout.write(`${JSON.stringify({
       serviceAccount: target, identity: { roleArn: identity.roleArn, audience: identity.audience, source: identity.source },
-      reason: result.reason, verdict: result.verdict, detail: result.detail, steps: result.steps, sharedStatus: shared ?? null,
+      reason: result.reason, verdict: result.verdict, detail: result.detail, steps: result.steps, ...diagnosisJson(result.diagnosis), sharedStatus: shared ?? null,
       events: events.map((e) => ({ type: e.type, reason: e.reason, count: e.count ?? 1, message: e.message })),
     }, null, 2)}\n`);
   } else {
     const lines = [`ServiceAccount: ${target} (role from ${identity.source}${identity.sourceDetail ? ` ${identity.sourceDetail}` : ''})`, renderReport(result, identity.roleArn, identity.audience).trimEnd(), ''];
     lines.push(shared
-      ? `Shared status (IRSACheck ${target}): ${shared.health ?? 'Unknown'} / ${shared.reason ?? '-'}, last probe ${shared.lastProbeTime ?? 'never'} from ${shared.lastProbeNode ?? '-'}`
+      ? `Shared status (IRSACheck ${target}): ${shared.health ?? 'Unknown'} / ${shared.reason ?? '-'}${shared.cause ? ` (cause ${shared.cause})` : ''}, last probe ${shared.lastProbeTime ?? 'never'} from ${shared.lastProbeNode ?? '-'}`
       : `Shared status: no IRSACheck ${target} (no agent has checked it yet, or the CRD is not installed)`);
     lines.push(events.length > 0 ? 'Recent Events:' : 'Recent Events: none');
     for (const e of events) lines.push(`  ${e.type ?? ''}  ${e.reason ?? ''}  (x${e.count ?? 1})  ${e.message ?? ''}`);

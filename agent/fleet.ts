@@ -7,6 +7,7 @@ import { describeKubeError, statusOf, type KubeClient } from '../shared/kube/cli
 import { apiPath, type ObjectList } from '../shared/kube/objects.ts';
 import type { TokenCheckResult } from './check-token.ts';
 import { REASONS, type Reason } from './core/reasons.ts';
+import type { IdentityDiagnosis } from './diagnosis/explain.ts';
 import type { IdentityKey } from './health-cache.ts';
 import { nextCheckDelay, nextStreak, type SchedulePolicy } from './checks/schedule.ts';
 
@@ -26,7 +27,9 @@ export interface IRSACheckStatus {
   subject?: string;
   health?: 'Healthy' | 'Misconfigured' | 'Unknown';
   reason?: string;
+  cause?: string;
   message?: string;
+  diagnosis?: IdentityDiagnosis; // with cause: from IAM, shared so agents read IAM once per TTL per identity
   lastProbeTime?: string;
   lastProbeNode?: string;
   lastProbe?: { reason?: string; detail?: string; stsCode?: string; stsMessage?: string; keyId?: string };
@@ -66,7 +69,6 @@ export interface FleetOptions {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const time = (s: string | undefined): number => (s ? Date.parse(s) : 0);
-
 export class FleetCoordinator {
   private readonly api: KubeClient;
   private readonly opts: FleetOptions;
@@ -116,7 +118,7 @@ export class FleetCoordinator {
       && st.lastProbe?.reason !== undefined && (st.lastProbe.keyId ?? '') === (kid ?? '') && now < time(st.nextProbeAfter);
   }
 
-  async resolve(id: IdentityKey, kid: string | undefined, run: () => Promise<TokenCheckResult>): Promise<FleetOutcome> {
+  async resolve(id: IdentityKey, kid: string | undefined, run: (shared?: IdentityDiagnosis) => Promise<TokenCheckResult>): Promise<FleetOutcome> {
     if (this.unavailable) return this.local(await run(), 1);
     const name = id.serviceAccount;
     const deadline = Date.now() + 4 * this.opts.claimTtlMs;
@@ -138,7 +140,7 @@ export class FleetCoordinator {
           if (statusOf(err) === 409) continue; // someone else moved first: look again
           throw err;
         }
-        const result = await run();
+        const result = await run(st?.roleArn === id.roleArn && st.audience === id.audience && st.issuer === id.issuer ? st.diagnosis : undefined);
         return await this.publish(claimed, id, kid, result);
       }
       this.opts.logger.warn({ namespace: id.namespace, serviceAccount: name }, 'no shared result in time; probing locally');
@@ -164,6 +166,7 @@ export class FleetCoordinator {
       reason, verdict: REASONS[reason]?.verdict ?? 'inconclusive', detail: st.lastProbe?.detail ?? '', steps: [],
       claims: { iss: st.issuer, sub: st.subject, aud: st.audience }, stsAnswered: undefined,
       ...(st.lastProbe?.stsCode || st.lastProbe?.stsMessage ? { stsError: { code: st.lastProbe.stsCode, message: st.lastProbe.stsMessage ?? '' } } : {}),
+      ...(st.diagnosis?.reason === reason ? { diagnosis: st.diagnosis } : {}),
     };
     return { result, streak: st.streak ?? 1, probedHere: false, nextCheckAt: time(st.nextProbeAfter) };
   }
@@ -180,11 +183,12 @@ export class FleetCoordinator {
       const health = conclusive ? (result.verdict === 'healthy' ? 'Healthy' : 'Misconfigured') : (prev.health ?? 'Unknown');
       const reason = conclusive || !prev.reason ? result.reason : prev.reason;
       const message = conclusive || !prev.message ? this.opts.describe(id, result) : prev.message;
+      const diagnosis = conclusive ? result.diagnosis : prev.diagnosis;
       const conditionStatus = health === 'Healthy' ? 'True' : health === 'Misconfigured' ? 'False' : 'Unknown';
       const previousCondition = prev.conditions?.find((c) => c.type === 'Healthy');
       const status: IRSACheckStatus = {
         roleArn: id.roleArn, audience: id.audience, issuer: id.issuer, subject: typeof result.claims?.sub === 'string' ? result.claims.sub : prev.subject ?? '',
-        health, reason, message: message.slice(0, 4096),
+        health, reason, ...(diagnosis?.cause ? { cause: diagnosis.cause } : {}), message: message.slice(0, 4096), ...(diagnosis ? { diagnosis } : {}),
         lastProbeTime: iso(now), lastProbeNode: this.opts.nodeName,
         lastProbe: {
           reason: result.reason, detail: result.detail.slice(0, 4096), keyId: kid ?? '',

@@ -5,7 +5,7 @@ import { loadKubeClient } from '../shared/kube/client.ts';
 import type { Logger } from '../shared/logging.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { VERSION } from '../shared/version.ts';
-import { Agent } from './agent.ts';
+import { Agent, type AgentOptions } from './agent.ts';
 import { AGENT_FLAGS, buildAgentConfig, type AgentConfig } from './config.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { buildAgentApp } from './server.ts';
@@ -16,11 +16,11 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-export async function startAgent(config: AgentConfig, logger: Logger, random?: () => number): Promise<RunningAgent> {
+export async function startAgent(config: AgentConfig, logger: Logger, random?: () => number, extra: Pick<AgentOptions, 'awsCredentials'> = {}): Promise<RunningAgent> {
   const client = loadKubeClient({ kubeconfig: config.kubeconfig || undefined, kubeApi: config.kubeApi || undefined });
   const registry = createRegistry('agent');
   const metrics = createAgentMetrics(registry, config.nodeName);
-  const agent = new Agent({ config, client, logger, metrics, ...(random ? { random } : {}) });
+  const agent = new Agent({ config, client, logger, metrics, ...(random ? { random } : {}), ...extra });
   const app = buildAgentApp({ registry, logger, healthy: () => agent.isHealthy(), ready: () => agent.isReady() });
   await app.listen({ port: config.port, host: config.bindAddress || '::' });
   const port = (app.server.address() as { port: number }).port;

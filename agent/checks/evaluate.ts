@@ -5,6 +5,7 @@ import type { ResolvedIdentity } from '../../shared/identity/resolve.ts';
 import { decodeToken, type TokenClaims } from '../../shared/oidc/jwt.ts';
 import type { TokenCheckResult } from '../check-token.ts';
 import type { PodFinding } from '../core/pod-checks.ts';
+import type { IdentityDiagnosis } from '../diagnosis/explain.ts';
 import { REASONS, type Reason, type Verdict } from '../core/reasons.ts';
 import { checkTokenStatically, type StaticOutcome } from '../core/verdicts.ts';
 import type { TokenRead } from '../token-source.ts';
@@ -19,6 +20,8 @@ export interface PodVerdict {
   readonly audience: string | undefined;
   readonly claims: TokenClaims | undefined;
   readonly stsError?: { readonly code: string | undefined; readonly message: string };
+  /** Why STS refused, from IAM (a cause, or a hint when IAM could not be read). */
+  readonly diagnosis?: IdentityDiagnosis;
   readonly checkedAt: number;
 }
 
@@ -111,7 +114,10 @@ export function evaluate(facts: Facts, policy: EvaluatePolicy): Decision {
   const podFinding = findings[0];
   const verdict: PodVerdict = podFinding
     ? finding(base, podFinding, result.claims)
-    : { ...base, reason: result.reason, verdict: result.verdict, detail: result.detail, claims: result.claims, ...(result.stsError ? { stsError: result.stsError } : {}) };
+    : {
+      ...base, reason: result.reason, verdict: result.verdict, detail: result.detail, claims: result.claims,
+      ...(result.stsError ? { stsError: result.stsError } : {}), ...(result.diagnosis ? { diagnosis: result.diagnosis } : {}),
+    };
   const next: NextCheck = podFinding && REASONS[podFinding.reason].verdict === 'misconfigured'
     ? { kind: 'backoff', base: 'misconfigured', reason: podFinding.reason }
     : { kind: 'at', at: Math.min(health.nextCheckAt, now + policy.recheckIntervalMs) };

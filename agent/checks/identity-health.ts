@@ -3,6 +3,8 @@
 // enabled so the identity is probed once per interval cluster-wide.
 import type { Logger } from 'pino';
 import { checkIdentityToken, type TokenCheckResult } from '../check-token.ts';
+import type { Diagnoser } from '../diagnosis/diagnoser.ts';
+import type { IdentityDiagnosis } from '../diagnosis/explain.ts';
 import type { FleetCoordinator } from '../fleet.ts';
 import { identityKeyString, type HealthCache, type IdentityKey } from '../health-cache.ts';
 import type { IdentityProber } from '../identity-prober.ts';
@@ -13,6 +15,8 @@ import type { Clock } from './schedule.ts';
 export interface IdentityHealthOptions {
   readonly cache: HealthCache;
   readonly prober: IdentityProber;
+  /** Explains a refusal from IAM after the verdict (undefined: IAM reads are off). */
+  readonly diagnoser?: Pick<Diagnoser, 'explain'> | undefined;
   readonly fleet: FleetCoordinator | undefined;
   readonly metrics: Pick<AgentMetrics, 'setCacheSize' | 'observeProbe'>;
   readonly clock: Clock;
@@ -30,9 +34,12 @@ export function identityHealth(opts: IdentityHealthOptions): IdentityHealthCheck
     const id: IdentityKey = { namespace, serviceAccount, roleArn: request.roleArn, audience: request.audience, issuer: request.issuer };
     const cached = cache.fresh(identityKeyString(id), request.kid, now);
     if (cached) return { result: cached.current, nextCheckAt: cached.nextCheckAt, ran: false };
-    const probe = (): Promise<TokenCheckResult> => checkIdentityToken({
-      token: request.token, roleArn: request.roleArn, audience: request.audience, region, nowSeconds: Math.floor(now / 1000), prober: opts.prober, statics: request.statics,
-    });
+    const probe = async (shared?: IdentityDiagnosis): Promise<TokenCheckResult> => {
+      const result = await checkIdentityToken({
+        token: request.token, roleArn: request.roleArn, audience: request.audience, region, nowSeconds: Math.floor(now / 1000), prober: opts.prober, statics: request.statics,
+      });
+      return opts.diagnoser ? opts.diagnoser.explain(result, request.roleArn, shared) : result;
+    };
     const checked = await cache.check(id, request.kid, () => clock.now(), async () =>
       fleet ? fleet.resolve(id, request.kid, probe) : { result: await probe(), probedHere: true });
     // the ServiceAccount lost its role while this probe ran: its shared result may have been
@@ -42,7 +49,7 @@ export function identityHealth(opts: IdentityHealthOptions): IdentityHealthCheck
     const r = checked.health.current;
     if (checked.probedHere && r) {
       metrics.observeProbe(r.verdict, r.reason);
-      logger.info({ namespace, serviceAccount, roleArn: request.roleArn, reason: r.reason, verdict: r.verdict, sts: r.stsError?.code }, 'identity checked');
+      logger.info({ namespace, serviceAccount, roleArn: request.roleArn, reason: r.reason, verdict: r.verdict, sts: r.stsError?.code, ...(r.diagnosis?.cause ? { cause: r.diagnosis.cause } : {}) }, 'identity checked');
     }
     return { result: r, nextCheckAt: checked.health.nextCheckAt, ran: checked.ran };
   };

@@ -1,8 +1,9 @@
 // Event messages a developer can act on: what failed, for which role, what the token claims (never
 // the token), and the specific fix. No request IDs or times, so repeats aggregate on the server.
 import type { TokenClaims } from '../../shared/oidc/jwt.ts';
+import { providerFor } from '../../shared/iam/arn.ts';
+import type { IdentityDiagnosis } from '../diagnosis/explain.ts';
 import { REASONS, type Reason } from './reasons.ts';
-import { providerFor } from './verdicts.ts';
 
 export interface MessageInput {
   readonly reason: Reason;
@@ -16,6 +17,8 @@ export interface MessageInput {
   readonly stsError?: { readonly code: string | undefined; readonly message: string };
   /** For Healthy: whether it was broken before (a recovery) or is verified for the first time. */
   readonly recovered?: boolean;
+  /** Why STS refused, from IAM: its cause replaces the general fix; its hint is added as one line. */
+  readonly diagnosis?: IdentityDiagnosis;
 }
 
 /** Event notes are limited to 1024 bytes. */
@@ -55,11 +58,35 @@ export function specificFix(i: MessageInput): string {
   }
 }
 
+/** The cause IAM pinpointed, what is wrong (cut first when space runs out) and its one changed line, in place of the general fix. */
+function causeFix(d: IdentityDiagnosis, room: number): string | undefined {
+  const first = d.findings?.[0];
+  if (!d.cause || !first) return undefined;
+  const more = (d.findings?.length ?? 1) - 1;
+  const fix = ` Fix: ${first.change}${more > 0 ? ` (and ${more} more; kube-irsa doctor --output json gives the corrected policy)` : ''}`;
+  const lead = `Cause: ${d.cause}.`;
+  const space = room - Buffer.byteLength(lead + fix) - 1;
+  const what = space >= 40 ? ` ${truncateBytes(first.message, space)}` : '';
+  return `${lead}${what}${fix}`;
+}
+
 export function eventMessage(i: MessageInput): string {
   const role = i.roleArn ? ` role ${i.roleArn}` : '';
   const sts = i.stsError ? ` STS said ${i.stsError.code ?? 'nothing'}: ${i.stsError.message}.` : '';
   const head = i.reason === 'Healthy'
     ? `AWS identity of ServiceAccount ${i.namespace}/${i.serviceAccount} ${i.recovered ? 'works again' : 'verified'}:${role} can be assumed.`
     : `AWS identity check failed for ServiceAccount ${i.namespace}/${i.serviceAccount}${role ? ` (${role.trim()})` : ''}: ${i.detail}.${sts}`;
-  return truncateBytes(`${head}${tokenSummary(i.claims)}${i.reason === 'Healthy' ? '' : ` ${specificFix(i)}`}`);
+  const d = i.diagnosis && i.diagnosis.reason === i.reason && i.diagnosis.roleArn === i.roleArn ? i.diagnosis : undefined;
+  if (d?.cause) {
+    // the changed line matters most, then what is wrong, then the token summary (the cause quotes the sub anyway)
+    const withSummary = `${head}${tokenSummary(i.claims)}`;
+    const full = causeFix(d, Number.MAX_SAFE_INTEGER);
+    const lead = full !== undefined && Buffer.byteLength(`${withSummary} ${full}`) <= MAX_MESSAGE_BYTES ? withSummary : head;
+    const cause = causeFix(d, MAX_MESSAGE_BYTES - Buffer.byteLength(lead) - 1);
+    if (cause) return truncateBytes(`${lead} ${cause}`);
+  }
+  const message = `${head}${tokenSummary(i.claims)}${i.reason === 'Healthy' ? '' : ` ${specificFix(i)}`}`;
+  if (!d?.hint) return truncateBytes(message);
+  // today's message, unchanged as far as it fits, and the hint as its own line
+  return `${truncateBytes(message, MAX_MESSAGE_BYTES - Buffer.byteLength(d.hint) - 1)}\n${d.hint}`;
 }

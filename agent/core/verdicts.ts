@@ -102,10 +102,3 @@ export function classifyStsFailure(f: StsFailure): Reason {
       return f.httpStatus !== undefined && f.httpStatus >= 500 ? 'STSUnreachable' : 'ProbeError';
   }
 }
-
-/** The IAM OIDC provider name and ARN STS looks up for a token from `issuer` and a role in `roleArn`'s account. */
-export function providerFor(issuer: string, roleArn: string): { url: string; arn: string | undefined } {
-  const url = issuer.replace(/^https:\/\//, '');
-  const m = /^arn:([^:]+):iam::(\d{12}):role\//.exec(roleArn);
-  return { url, arn: m ? `arn:${m[1] ?? 'aws'}:iam::${m[2] ?? ''}:oidc-provider/${url}` : undefined };
-}

@@ -58,7 +58,7 @@ export class PodVerdicts {
     const { namespace, serviceAccount, name } = pod;
     const message = eventMessage({
       reason: shown.reason, detail: shown.detail, roleArn: shown.roleArn, audience: shown.audience, namespace, serviceAccount, claims: shown.claims,
-      ...(shown.stsError ? { stsError: shown.stsError } : {}), recovered: decision.event.recovered,
+      ...(shown.stsError ? { stsError: shown.stsError } : {}), ...(shown.diagnosis ? { diagnosis: shown.diagnosis } : {}), recovered: decision.event.recovered,
     });
     const { type } = decision.event;
     this.opts.events.record({ kind: 'Pod', namespace, name, ...(pod.uid ? { uid: pod.uid } : {}) }, type, shown.reason, message);

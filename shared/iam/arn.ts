@@ -28,3 +28,10 @@ export function providerUrlOf(issuerOrUrl: string): string {
 export function oidcProviderArn(partition: string, account: string, providerUrl: string): string {
   return `arn:${partition}:iam::${account}:oidc-provider/${providerUrl}`;
 }
+
+/** The IAM OIDC provider STS looks up for a token from `issuer` and a role: its URL, and its ARN in the role's account (undefined for a malformed role ARN). */
+export function providerFor(issuer: string, roleArn: string): { url: string; arn: string | undefined } {
+  const url = providerUrlOf(issuer);
+  const role = parseRoleArn(roleArn);
+  return { url, arn: role ? oidcProviderArn(role.partition, role.account, url) : undefined };
+}

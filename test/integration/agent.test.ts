@@ -2,7 +2,7 @@
 // emulator through the real AWS SDK: one test per failure mode, each asserting the reason, the
 // Events on the Pod and the ServiceAccount, the metric, and that nothing secret was logged.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,6 +17,7 @@ import { eventually, KubeHelpers, PAUSE_IMAGE } from '../cluster/kube-helpers.ts
 import { newAccessKeyId } from '../sts-emulator/access-keys.ts';
 import { StsEmulator } from '../sts-emulator/emulator.ts';
 import { foreignToken } from '../support/foreign-token.ts';
+import { stopAgentScenario } from '../support/agent-scenario.ts';
 import { captureIo } from '../support/io-capture.ts';
 import { writeProjectedToken } from '../support/kubelet-dir.ts';
 import { captureLogs, findSecrets, type CapturedLogs } from '../support/log-capture.ts';
@@ -86,13 +87,7 @@ describe('agent scenarios', () => {
     kubeletRoot = await mkdtemp(path.join(os.tmpdir(), 'kube-irsa-kubelet-'));
     agentA = await startTestAgent('node-a');
   });
-  after(async () => {
-    for (const a of agents) await a.running.stop();
-    await hook?.stop();
-    await sts?.stop();
-    await cp?.stop();
-    if (kubeletRoot) await rm(kubeletRoot, { recursive: true, force: true });
-  });
+  after(() => stopAgentScenario({ agents, hook, sts, cp, kubeletRoot }));
 
   /** A ServiceAccount (and its role in the emulator) and a pod on the node, mutated by the real webhook. */
   async function setUp(sa: string, opts: {

@@ -25,6 +25,8 @@ const VARIANTS: Record<string, string[]> = {
   'tls-cert-manager': ['--set', 'tls.mode=certManager'],
   'tls-existing-secret': ['--set', 'tls.mode=existingSecret', '--set', 'tls.existingSecret.name=my-tls', '--set', 'tls.existingSecret.caBundle=Zm9v'],
   'token-kubelet': ['--set', 'agent.tokenSource=kubelet'],
+  'agent-iam': ['--set', 'agent.iamRoleArn=arn:aws:iam::111122223333:role/kube-irsa-agent', '--set', 'agent.iamReads.cacheTTL=10m',
+    '--set-json', 'agent.serviceAccount.annotations={"team":"platform"}'],
   everything: ['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.grafanaDashboard.enabled=true',
     '--set', 'networkPolicy.enabled=true', '--set-json', 'identity.mappings={"team-*/app":{"RoleARN":"arn:aws:iam::111122223333:role/app"}}',
     '--set-json', 'webhook.containerCredentials.identities=[{"namespace":"a","serviceAccount":"b"}]', '--set', 'agent.systemNodeCritical=true'],
@@ -103,6 +105,24 @@ describe('Helm chart', () => {
     for (const k of ['ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'NetworkPolicy', 'ConfigMap']) assert.ok(everything.includes(k), k);
   });
 
+  test('agent.iamRoleArn: the agent\'s ServiceAccount annotated, its own web-identity token and variables (its pods skip the webhook), IAM reads on', () => {
+    const objs = rendered.get('agent-iam')!;
+    const sa = objs.find((o) => o.kind === 'ServiceAccount' && o.metadata?.name?.endsWith('-agent'));
+    assert.deepEqual(sa?.metadata?.annotations, { team: 'platform', 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/kube-irsa-agent' });
+    const ds = objs.find((o) => o.kind === 'DaemonSet') as unknown as { spec: { template: { metadata: { labels: Record<string, string> }; spec: V1PodSpec } } };
+    const pod = ds.spec.template.spec;
+    const c = pod.containers[0]!;
+    assert.equal(ds.spec.template.metadata.labels['eks.amazonaws.com/skip-pod-identity-webhook'], 'true');
+    assert.ok(c.args?.includes('--iam-reads') && c.args.includes('--iam-cache-ttl=10m'), String(c.args));
+    const env = Object.fromEntries((c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    assert.deepEqual(env, { AWS_ROLE_ARN: 'arn:aws:iam::111122223333:role/kube-irsa-agent', AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token', AWS_REGION: 'us-east-1', AWS_STS_REGIONAL_ENDPOINTS: 'regional' });
+    assert.deepEqual(pod.volumes?.map((v) => v.name), ['aws-iam-token']);
+    assert.deepEqual(pod.volumes?.[0]?.projected?.sources?.[0]?.serviceAccountToken, { audience: 'sts.amazonaws.com', expirationSeconds: 86400, path: 'token' });
+    assert.deepEqual(c.volumeMounts?.map((m) => m.mountPath), ['/var/run/secrets/eks.amazonaws.com/serviceaccount']);
+    const plain = (rendered.get('default')!.find((o) => o.kind === 'DaemonSet') as unknown as { spec: { template: { spec: V1PodSpec } } }).spec.template.spec.containers[0]!;
+    assert.ok(!plain.args?.some((a) => a.startsWith('--iam')), 'IAM reads are off by default');
+  });
+
   test('every container is non-root, read-only, without capabilities, with RuntimeDefault seccomp (kubelet mode: the documented exception)', () => {
     for (const [variant, objects] of rendered) {
       for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'DaemonSet')) {
@@ -134,6 +154,7 @@ describe('Helm chart', () => {
       [['--set', 'webhook.replicaCount=0'], /at '\/webhook\/replicaCount': minimum/],
       [['--set', 'identity.tokenExpiration=60'], /at '\/identity\/tokenExpiration': minimum/],
       [['--set', 'agent.recheckInterval=soon'], /at '\/agent\/recheckInterval'/],
+      [['--set', 'agent.iamRoleArn=payments'], /at '\/agent\/iamRoleArn'/],
       [['--set', 'webhook.typo=1'], /additional properties 'typo' not allowed/],
       [['--set-json', 'identity.mappings={"no-slash":{"RoleARN":"x"}}'], /identity\/mappings/],
     ];

@@ -169,12 +169,13 @@ describe('fleet-wide identity health', () => {
     });
     assert.equal(res.status, 200);
     const table = JSON.parse(res.body) as { columnDefinitions: Array<{ name: string; priority: number }>; rows: Array<{ cells: unknown[]; object: { metadata: { namespace: string } } }> };
-    assert.deepEqual(table.columnDefinitions.filter((c) => c.priority === 0).map((c) => c.name), ['Name', 'ServiceAccount', 'Role', 'Status', 'Reason', 'Age']);
+    assert.deepEqual(table.columnDefinitions.filter((c) => c.priority === 0).map((c) => c.name), ['Name', 'ServiceAccount', 'Role', 'Status', 'Reason', 'Cause', 'Age']);
     const row = table.rows.find((r) => r.cells[0] === 'orders');
     assert.ok(row);
     assert.equal(row.object.metadata.namespace, ns);
     assert.deepEqual(row.cells.slice(1, 5), ['orders', role('orders'), 'Healthy', 'Healthy']);
-    assert.match(String(row.cells[5]), /^\d+s$/, 'Age is the time since the last probe');
+    assert.equal(row.cells[5] ?? '', '', 'no cause for a healthy identity');
+    assert.match(String(row.cells[6]), /^\d+s$/, 'Age is the time since the last probe');
   });
 
   test('kube-irsa doctor <namespace>/<serviceaccount>: resolves like the webhook, mints a token, shows the shared status and Events', async () => {

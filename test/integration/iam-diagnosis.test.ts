@@ -195,7 +195,12 @@ describe('IAM reads and diagnosis against the emulator, with the real AWS SDK', 
 
         assert.deepEqual(d.findings.map((f) => f.cause), c.expect.causes);
         assert.equal(d.findings[0]?.statement?.index, c.expect.statement);
-        if (c.expect.condition) assert.equal(d.findings[0]?.condition?.key, c.expect.condition.key);
+        if (c.expect.sid !== undefined) assert.equal(d.findings[0]?.statement?.sid, c.expect.sid);
+        if (c.expect.condition) {
+          assert.equal(d.findings[0]?.condition?.key, c.expect.condition.key);
+          assert.equal(d.findings[0]?.condition?.operator, c.expect.condition.operator);
+        }
+        if (c.expect.subject) assert.deepEqual(d.findings[0]?.subject, c.expect.subject);
         assert.ok(d.findings[0]?.change.includes(c.expect.change), d.findings[0]?.change);
         const text = JSON.stringify(d);
         assert.ok(!text.includes(token) && !text.includes(token.split('.')[2] ?? token), 'no token in a diagnosis');
