@@ -20,12 +20,12 @@ import { checkIdentityToken, type TokenCheckResult } from './check-token.ts';
 import { Diagnoser } from './diagnosis/diagnoser.ts';
 import { IamReader } from './diagnosis/iam-reader.ts';
 import { diagnosisFor } from './diagnosis/explain.ts';
-import { diagnosisJson, diagnosisLines } from './diagnosis/report.ts';
+import { diagnosisJson } from './diagnosis/report.ts';
+import { EXIT_CODES, renderReport } from './doctor-report.ts';
 import { irsaCheckPath, type IRSACheck } from './fleet.ts';
-import { specificFix } from './core/messages.ts';
 import { stsEndpointProblem } from './core/sts-endpoint.ts';
 import { runFromEnv } from './doctor-from-env.ts';
-import { REASONS, type Verdict } from './core/reasons.ts';
+import { REASONS } from './core/reasons.ts';
 import { IdentityProber } from './identity-prober.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { mintToken } from './token-source.ts';
@@ -44,28 +44,6 @@ const DOCTOR_FLAGS = {
   'iam-endpoint': { kind: 'string', default: '', help: 'IAM endpoint URL overriding the partition\'s' },
   output: { kind: 'string', default: 'text', choices: ['text', 'json'], help: 'text for people, json for tools' },
 } as const satisfies FlagSpecs;
-
-export const EXIT_CODES: Readonly<Record<Verdict, number>> = { healthy: 0, misconfigured: 2, inconclusive: 3 };
-
-export function renderReport(result: TokenCheckResult, roleArn: string, audience: string): string {
-  const mark = { pass: '✔', fail: '✘', inconclusive: '?', skipped: '-' } as const;
-  const [, namespace = '?', serviceAccount = '?'] = /^system:serviceaccount:([^:]+):(.+)$/.exec(String(result.claims?.sub ?? '')) ?? [];
-  const lines = [
-    `Role:  ${roleArn}`,
-    result.claims ? `Token: iss=${String(result.claims.iss)} sub=${String(result.claims.sub)} aud=${[result.claims.aud ?? []].flat().join(',')}${typeof result.claims.exp === 'number' ? ` exp=${new Date(result.claims.exp * 1000).toISOString()}` : ''}` : 'Token: (unreadable)',
-    '',
-    ...result.steps.map((s) => `  ${mark[s.status]} ${s.name}${s.detail ? `: ${s.detail}` : ''}`),
-    '',
-    `Result: ${result.reason} (${result.verdict})`,
-    `  ${REASONS[result.reason].meaning}`,
-  ];
-  const cause = diagnosisLines(result.diagnosis);
-  if (result.verdict !== 'healthy' && !result.diagnosis?.cause) {
-    lines.push(`  ${specificFix({ reason: result.reason, detail: result.detail, roleArn, audience, namespace, serviceAccount, claims: result.claims })}`);
-  }
-  lines.push(...cause);
-  return `${lines.join('\n')}\n`;
-}
 
 export async function runDoctor(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandLine({
