@@ -279,21 +279,29 @@ describe('a real-node run whose process was killed', { skip: unavailable }, () =
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<unknown>((r) => child.once('exit', r));
-    await eventually(() => (out.includes('ready;') ? true : undefined), 'the cluster to come up', 10 * 60_000, 500)
-      .catch((err: Error) => { throw new Error(`${err.message}\n${out}`); });
-    // the kubelet has changed the machine's sysctls and made its cgroups: now the owner dies hard
-    assert.notDeepEqual(machineDifferences(before, await snapshotMachine()), []);
-    child.kill('SIGKILL');
-    await exited;
-    await sweepAbandonedRuns();
-    await eventually(async () => (machineDifferences(before, await snapshotMachine()).length === 0 ? true : undefined), 'the machine to be as it was', 30_000, 500)
-      .catch(async (err: Error) => { throw new Error(`${err.message}: ${machineDifferences(before, await snapshotMachine()).join('; ')}`); });
-    // its folder is gone, and the lock is no longer its (another worktree's run may hold one now)
-    const runDir = /run folder: (\S+)/.exec(out)?.[1] ?? '';
-    assert.ok(runDir.startsWith('/var/tmp/kube-irsa-node-'), out);
-    assert.equal(await stat(runDir).then(() => true, () => false), false, `${runDir} is gone`);
-    const lockOwner = await readFile('/var/tmp/kube-irsa-real-node.lock/owner.pid', 'utf8').catch(() => '');
-    assert.notEqual(lockOwner, String(child.pid));
+    try {
+      await eventually(() => (out.includes('ready;') ? true : undefined), 'the cluster to come up', 10 * 60_000, 500)
+        .catch((err: Error) => { throw new Error(`${err.message}\n${out}`); });
+      // the kubelet has changed the machine's sysctls and made its cgroups: now the owner dies hard
+      assert.notDeepEqual(machineDifferences(before, await snapshotMachine()), []);
+      child.kill('SIGKILL');
+      await exited;
+      await sweepAbandonedRuns();
+      await eventually(async () => (machineDifferences(before, await snapshotMachine()).length === 0 ? true : undefined), 'the machine to be as it was', 30_000, 500)
+        .catch(async (err: Error) => { throw new Error(`${err.message}: ${machineDifferences(before, await snapshotMachine()).join('; ')}`); });
+      // its folder is gone, and the lock is no longer its (another worktree's run may hold one now)
+      const runDir = /run folder: (\S+)/.exec(out)?.[1] ?? '';
+      assert.ok(runDir.startsWith('/var/tmp/kube-irsa-node-'), out);
+      assert.equal(await stat(runDir).then(() => true, () => false), false, `${runDir} is gone`);
+      const lockOwner = await readFile('/var/tmp/kube-irsa-real-node.lock/owner.pid', 'utf8').catch(() => '');
+      assert.notEqual(lockOwner, String(child.pid));
+    } finally {
+      // a run that never came up (e.g. it waited too long for the lock) must not outlive the test
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        await exited;
+      }
+    }
   });
 });
 
