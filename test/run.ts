@@ -13,7 +13,9 @@ const bin = (name: string): string => path.join(root, 'node_modules', '.bin', na
 const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith('--'));
 const skipStatic = args.includes('--no-static');
-const REAL_NODE_BINARIES: TestBinary[] = ['kubelet', 'kube-controller-manager', 'kube-scheduler', 'containerd', 'runc', 'cni-plugins', 'buildkit', 'pause'];
+const REAL_NODE_BINARIES: TestBinary[] = ['kubelet', 'kube-controller-manager', 'kube-scheduler', 'containerd', 'runc', 'cni-plugins', 'buildkit', 'pause',
+  // the live Prometheus of test/e2e/real-node-monitoring.test.ts
+  'prometheus', 'prometheus-operator'];
 
 function step(title: string, cmd: string, cmdArgs: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const started = Date.now();
