@@ -4,15 +4,18 @@
 // value. Through Prometheus' HTTP API: every kube-irsa target is scraped with the labels
 // docs/metrics.md promises, a broken trust policy fires KubeIrsaIdentityMisconfigured for its
 // ServiceAccount and fixing it resolves the alert, a stopped webhook fires KubeIrsaWebhookDown, and
-// every query of the Grafana dashboard returns data. Root only, like the real-node suite; its own
+// every query of the Grafana dashboard returns data; docs/metrics.md's scrape config for Prometheus
+// without the operator, run beside, gives the same target labels. Root only, like the real-node suite; its own
 // cluster (the other suite scales, upgrades and uninstalls the chart under its own tests).
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { eventually } from '../cluster/kube-helpers.ts';
 import { realNodeUnavailable, startRealCluster, type RealCluster } from '../node/cluster.ts';
+import { docsScrapeConfig } from '../support/docs-scrape-config.ts';
 import { machineDifferences, processesInNamespaces, snapshotMachine, type MachineState } from '../node/machine-state.ts';
 import { installPrometheus, monitoringImages, SELECTOR_LABEL, type ActiveAlert, type PrometheusApi } from '../node/monitoring.ts';
 import { ACCOUNT, CHART, createAppPod, helmKubeIrsa, roleArn, setUpAccount, trustPolicyFor } from '../node/workloads.ts';
@@ -27,6 +30,13 @@ const INTERVAL_S = 5;
 const FOR_S = 20;
 const WEBHOOK_JOB = `${RELEASE}-webhook`;
 const AGENT_JOB = `${RELEASE_NS}/${RELEASE}-agent`;
+/**
+ * docs/metrics.md's scrape config for Prometheus without the operator runs beside the operator's
+ * monitors, its targets told apart by this label (the only one it adds); OPERATOR selects the
+ * operator's series.
+ */
+const FROM_DOCS = { label: 'scrape_config', value: 'docs-metrics-md' } as const;
+const OPERATOR = `${FROM_DOCS.label}=""`;
 /**
  * Dashboard queries whose empty result is right on this cluster, with why. None today: every panel
  * has data once pods with an identity have been admitted and checked (the sums count 0, the
@@ -52,7 +62,7 @@ describe('a real Prometheus and the Prometheus Operator on the real node: kube-i
     assert.ok(pendingFor >= FOR_S - INTERVAL_S, `${name} fired ${pendingFor} s after it became active; its for is ${FOR_S} s`);
     return alert;
   }
-  const upByJob = async (job: string): Promise<string[]> => (await prometheus.query(`up{job="${job}", namespace="${RELEASE_NS}"}`)).map((s) => s.value[1]);
+  const upByJob = async (job: string): Promise<string[]> => (await prometheus.query(`up{job="${job}", namespace="${RELEASE_NS}", ${OPERATOR}}`)).map((s) => s.value[1]);
 
   before(async () => {
     cluster = await startRealCluster({ onLocked: async () => { machineBefore = await snapshotMachine(); }, extraImages: monitoringImages });
@@ -72,7 +82,10 @@ describe('a real Prometheus and the Prometheus Operator on the real node: kube-i
   });
 
   test('the operator runs Prometheus; the chart installed with its ServiceMonitor, PodMonitor and PrometheusRule: the webhook and every agent are scraped (up == 1)', { timeout: 10 * 60_000 }, async () => {
-    prometheus = await installPrometheus(cluster, INTERVAL_S);
+    const docs = parse(await docsScrapeConfig()) as { scrape_configs: Array<{ relabel_configs?: object[] }> };
+    prometheus = await installPrometheus(cluster, { intervalSeconds: INTERVAL_S, additionalScrapeConfigs: docs.scrape_configs.map((c) => ({
+      ...c, relabel_configs: [...(c.relabel_configs ?? []), { target_label: FROM_DOCS.label, replacement: FROM_DOCS.value }],
+    })) });
     const selector = Object.entries(SELECTOR_LABEL).flatMap(([k, v]) => ['--set', `metrics.serviceMonitor.labels.${k}=${v}`, '--set', `metrics.prometheusRule.labels.${k}=${v}`]);
     await helmKubeIrsa(cluster, 'install', { tokenSource: 'kubelet', region: REGION, extra: [
       '--set', 'agent.recheckInterval=20s', '--set', 'agent.misconfiguredRecheckInterval=5s', '--set', 'agent.retryInterval=2s',
@@ -93,12 +106,26 @@ describe('a real Prometheus and the Prometheus Operator on the real node: kube-i
     }, `up == 1 for ${webhookReplicas} webhook and ${agents} agent targets`, 180_000, 1_000)
       .catch(async (err: Error) => { throw new Error(`${err.message}; targets: ${JSON.stringify(await prometheus.targets())}`); });
     // the target labels docs/metrics.md gives (Scrape labels), on the series of each component
-    const [webhookSeries] = await prometheus.query('kube_irsa_build_info{component="webhook"}');
+    const [webhookSeries] = await prometheus.query(`kube_irsa_build_info{component="webhook", ${OPERATOR}}`);
     assert.deepEqual(pick(webhookSeries?.metric, ['job', 'namespace', 'service', 'container', 'endpoint']),
       { job: WEBHOOK_JOB, namespace: RELEASE_NS, service: `${RELEASE}-webhook`, container: 'webhook', endpoint: 'metrics' });
-    const [agentSeries] = await prometheus.query('kube_irsa_build_info{component="agent"}');
+    const [agentSeries] = await prometheus.query(`kube_irsa_build_info{component="agent", ${OPERATOR}}`);
     assert.deepEqual(pick(agentSeries?.metric, ['job', 'namespace', 'container', 'endpoint']), { job: AGENT_JOB, namespace: RELEASE_NS, container: 'agent', endpoint: 'metrics' });
     assert.equal(agentSeries?.metric.service, undefined);
+  });
+
+  test('docs/metrics.md\'s scrape config for Prometheus without the operator gives every target the labels the operator\'s monitors give', { timeout: 3 * 60_000 }, async () => {
+    const labelSets = async (selector: string): Promise<string[]> => (await prometheus.query(`up{${selector}}`))
+      .map((s) => JSON.stringify(Object.fromEntries(Object.entries(s.metric).filter(([k]) => k !== '__name__' && k !== FROM_DOCS.label).sort())))
+      .sort();
+    for (const job of [WEBHOOK_JOB, AGENT_JOB]) {
+      const operator = await labelSets(`job="${job}", ${OPERATOR}`);
+      const fromDocs = await eventually(async () => {
+        const sets = await labelSets(`job="${job}", ${FROM_DOCS.label}="${FROM_DOCS.value}"`);
+        return sets.length === operator.length ? sets : undefined;
+      }, `docs/metrics.md's ${job} targets`, 60_000, 1_000);
+      assert.deepEqual(fromDocs, operator, job);
+    }
   });
 
   test('a ServiceAccount whose trust policy is broken fires KubeIrsaIdentityMisconfigured with its namespace and name; the healthy one does not', { timeout: 6 * 60_000 }, async () => {
@@ -109,10 +136,10 @@ describe('a real Prometheus and the Prometheus Operator on the real node: kube-i
       { namespace: APP_NS, serviceaccount: 'payments', serviceaccount_namespace: APP_NS, reason: 'TrustPolicyDenied', severity: 'warning' });
     assert.match(alert.annotations.summary ?? '', new RegExp(`^AWS identity of ${APP_NS}/payments is misconfigured \\(TrustPolicyDenied\\)`));
     // the series as scraped: the ServiceAccount's namespace in its own label, the agent's in `namespace`
-    const health = await prometheus.query(`kube_irsa_agent_serviceaccount_health{serviceaccount="payments"}`);
+    const health = await prometheus.query(`kube_irsa_agent_serviceaccount_health{serviceaccount="payments", ${OPERATOR}}`);
     assert.deepEqual(health.map((s) => pick(s.metric, ['namespace', 'serviceaccount_namespace', 'status', 'exported_namespace'])),
       [{ namespace: RELEASE_NS, serviceaccount_namespace: APP_NS, status: 'misconfigured' }]);
-    const orders = await prometheus.query(`kube_irsa_agent_serviceaccount_health{serviceaccount="orders"}`);
+    const orders = await prometheus.query(`kube_irsa_agent_serviceaccount_health{serviceaccount="orders", ${OPERATOR}}`);
     assert.deepEqual(orders.map((s) => s.metric.status), ['healthy']);
     assert.deepEqual((await alertsNamed('KubeIrsaIdentityMisconfigured')).filter((a) => a.labels.serviceaccount !== 'payments'), []);
   });
@@ -120,7 +147,7 @@ describe('a real Prometheus and the Prometheus Operator on the real node: kube-i
   test('fixing the trust policy resolves KubeIrsaIdentityMisconfigured', { timeout: 5 * 60_000 }, async () => {
     await cluster.emulator.apply({ op: 'putRole', account: ACCOUNT, spec: { name: 'payments', trustPolicy: trustPolicyFor(cluster, `system:serviceaccount:${APP_NS}:payments`) } });
     await eventually(async () => (await alertsNamed('KubeIrsaIdentityMisconfigured')).length === 0 ? true : undefined, 'KubeIrsaIdentityMisconfigured to resolve', 180_000, 1_000);
-    const health = await prometheus.query(`kube_irsa_agent_serviceaccount_health{serviceaccount="payments"}`);
+    const health = await prometheus.query(`kube_irsa_agent_serviceaccount_health{serviceaccount="payments", ${OPERATOR}}`);
     assert.deepEqual(health.map((s) => s.metric.status), ['healthy']);
   });
 

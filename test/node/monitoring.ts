@@ -16,6 +16,7 @@ export const MONITORING_NS = 'monitoring';
 /** The label the `Prometheus` resource selects ServiceMonitors, PodMonitors and PrometheusRules by. */
 export const SELECTOR_LABEL = { prometheus: 'kube-irsa-e2e' } as const;
 const PROMETHEUS_NAME = 'e2e';
+const ADDITIONAL_SCRAPE_CONFIGS = 'additional-scrape-configs';
 const NOBODY = '65534:65534';
 
 export const MONITORING_IMAGES = {
@@ -72,10 +73,11 @@ export interface Target { readonly labels: Record<string, string>; readonly scra
 
 /**
  * Installs the operator (CRDs, RBAC, Deployment) and a `Prometheus` that selects every namespace's
- * monitors and rules labelled SELECTOR_LABEL, scraping and evaluating every `intervalSeconds`; waits
- * until its pod is ready and returns its HTTP API.
+ * monitors and rules labelled SELECTOR_LABEL, scraping and evaluating every `intervalSeconds`, with
+ * `additionalScrapeConfigs` (scrape_configs entries, through a Secret as the operator takes them)
+ * beside; waits until its pod is ready and returns its HTTP API.
  */
-export async function installPrometheus(cluster: RealCluster, intervalSeconds: number): Promise<PrometheusApi> {
+export async function installPrometheus(cluster: RealCluster, o: { intervalSeconds: number; additionalScrapeConfigs?: readonly object[] }): Promise<PrometheusApi> {
   const { prometheus, operator } = await versions(cluster.binDir);
   const crds = path.join(cluster.binDir, 'prometheus-operator-crds');
   // server-side: the Prometheus CRD is larger than the annotation client-side apply keeps
@@ -108,6 +110,10 @@ export async function installPrometheus(cluster: RealCluster, intervalSeconds: n
       },
     },
     ...serviceAccountWithClusterRole('prometheus', PROMETHEUS_RULES),
+    {
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: ADDITIONAL_SCRAPE_CONFIGS, namespace: MONITORING_NS },
+      stringData: { 'scrape.yaml': stringify(o.additionalScrapeConfigs ?? []) },
+    },
   ].map((m) => stringify(m)).join('---\n'));
   await cluster.kubectl(['apply', '-f', manifests]);
   await cluster.kubectl(['rollout', 'status', '-n', MONITORING_NS, 'deployment/prometheus-operator', '--timeout=180s']);
@@ -119,7 +125,8 @@ export async function installPrometheus(cluster: RealCluster, intervalSeconds: n
     apiVersion: 'monitoring.coreos.com/v1', kind: 'Prometheus', metadata: { name: PROMETHEUS_NAME, namespace: MONITORING_NS },
     spec: {
       version: `v${prometheus}`, image: `${MONITORING_IMAGES.prometheus}:v${prometheus}`, imagePullPolicy: 'Never', replicas: 1,
-      serviceAccountName: 'prometheus', scrapeInterval: `${intervalSeconds}s`, evaluationInterval: `${intervalSeconds}s`,
+      serviceAccountName: 'prometheus', scrapeInterval: `${o.intervalSeconds}s`, evaluationInterval: `${o.intervalSeconds}s`,
+      additionalScrapeConfigs: { name: ADDITIONAL_SCRAPE_CONFIGS, key: 'scrape.yaml' },
       serviceMonitorSelector: { matchLabels: SELECTOR_LABEL }, serviceMonitorNamespaceSelector: everywhere,
       podMonitorSelector: { matchLabels: SELECTOR_LABEL }, podMonitorNamespaceSelector: everywhere,
       ruleSelector: { matchLabels: SELECTOR_LABEL }, ruleNamespaceSelector: everywhere,
