@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   }
   const binStarted = Date.now();
   // the real node's binaries only where its tests run (root on Linux); elsewhere they skip
-  const binaries: TestBinary[] = ['kube-apiserver', 'etcd', 'kubectl', 'helm', 'promtool',
+  const binaries: TestBinary[] = ['kube-apiserver', 'etcd', 'kubectl', 'helm', 'promtool', 'prometheus-operator-crds',
     ...(realNodeUnavailable() === undefined ? REAL_NODE_BINARIES : [])];
   console.log(`\n▶ test binaries (${binaries.join(', ')})`);
   const binDir = await ensureBinaries(binaries);

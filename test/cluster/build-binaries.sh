@@ -6,7 +6,7 @@
 #   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook] [reference-fixtures] [vegeta]
 #                     [kubelet] [kube-controller-manager] [kube-scheduler] [containerd] [runc]
 #                     [cni-plugins] [buildkit] [pause] [promtool] [prometheus] [prometheus-operator]
-#                     (default: kube-apiserver etcd)
+#                     [prometheus-operator-crds]   (default: kube-apiserver etcd)
 #
 # reference-webhook is aws/amazon-eks-pod-identity-webhook and vegeta the constant-rate HTTP load
 # generator (tsenart/vegeta), both built only for the benchmarks. reference-fixtures is not a
@@ -16,7 +16,8 @@
 # /metrics in `npm test`; prometheus is built only on request. prometheus-operator is the Prometheus
 # Operator and its config reloader (OUT/prometheus-operator, OUT/prometheus-config-reloader) with the
 # module's own CRDs (OUT/prometheus-operator-crds, example/prometheus-operator-crd of the same
-# module zip), for the real-node monitoring tests. The rest make the real node of the
+# module zip), for the real-node monitoring tests; prometheus-operator-crds is those CRDs alone (a
+# download, no build), which the chart test applies. The rest make the real node of the
 # end-to-end tests: kubelet, kube-controller-manager and kube-scheduler (one multi-call binary,
 # kube-node), containerd (with its runc shim and ctr), runc (cgo + libseccomp, static), the CNI
 # plugins (bridge, host-local, loopback, portmap in OUT/cni), BuildKit (buildkitd, buildctl) and the
@@ -58,6 +59,7 @@ declare -A VERSIONED=(
   [promtool]="prometheus-v$PROMETHEUS_VERSION promtool"
   [prometheus]="prometheus-v$PROMETHEUS_VERSION prometheus"
   [prometheus-operator]="prometheus-operator-v$PROMETHEUS_OPERATOR_VERSION prometheus-operator prometheus-config-reloader prometheus-operator-crds"
+  [prometheus-operator-crds]="prometheus-operator-v$PROMETHEUS_OPERATOR_VERSION prometheus-operator-crds"
   [containerd]="containerd-v$CONTAINERD_VERSION containerd containerd-shim-runc-v2 ctr"
   [runc]="runc-v$RUNC_VERSION runc"
   [cni-plugins]="cni-plugins-v$CNI_PLUGINS_VERSION cni"
@@ -378,23 +380,36 @@ build_prometheus_tool() {
 build_prometheus_operator() {
   local m=github.com/prometheus-operator/prometheus-operator v=v$PROMETHEUS_OPERATOR_VERSION
   local dir="$CACHE/work/prometheus-operator" out; out=$(versioned_dir prometheus-operator)
-  rm -rf "$dir" "$out" && mkdir -p "$dir" "$out"
+  rm -rf "$dir" && mkdir -p "$dir" "$out"
   run_phase prometheus-operator "resolving $m@$v" "$dir/mod.log" bash -c "
     set -e; cd '$dir'
     go mod init kube-irsa.local/testbin/prometheus-operator
     go mod edit -require=$m@$v -require=$m/pkg/apis/monitoring@$v -require=$m/pkg/client@$v
     printf 'package tools\\nimport (\\n_ \"$m/cmd/operator\"\\n_ \"$m/cmd/prometheus-config-reloader\"\\n)\\n' > tools.go
-    go mod tidy
-    go mod download -json $m@$v > module.json"
-  local moddir; moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dir/module.json")
-  [ -d "$moddir/example/prometheus-operator-crd" ] || { log "prometheus-operator: $moddir/example/prometheus-operator-crd not found"; exit 1; }
+    go mod tidy"
   local ldflags="-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_OPERATOR_VERSION"
   run_phase prometheus-operator "compiling the operator and prometheus-config-reloader" "$dir/build.log" bash -c "
     cd '$dir' && go build -v -trimpath -ldflags '$ldflags' -o '$out/prometheus-operator' $m/cmd/operator \\
       && go build -v -trimpath -ldflags '$ldflags' -o '$out/prometheus-config-reloader' $m/cmd/prometheus-config-reloader"
-  cp -r "$moddir/example/prometheus-operator-crd" "$out/prometheus-operator-crds"
-  chmod -R u+w "$out/prometheus-operator-crds"   # the module cache is read-only; the copy need not be
+  fetch_prometheus_operator_crds
   link_versioned prometheus-operator
+}
+
+fetch_prometheus_operator_crds() {
+  local m=github.com/prometheus-operator/prometheus-operator v=v$PROMETHEUS_OPERATOR_VERSION
+  local dir="$CACHE/work/prometheus-operator-crds" out; out=$(versioned_dir prometheus-operator-crds)
+  rm -rf "$dir" && mkdir -p "$dir" "$out"
+  if [ ! -d "$out/prometheus-operator-crds" ]; then
+    # `go mod download -json` prints the module's extracted folder as "Dir"
+    run_phase prometheus-operator-crds "downloading $m@$v" "$dir/mod.log" bash -c "cd '$dir' && go mod download -json $m@$v"
+    local moddir; moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dir/mod.log")
+    [ -d "$moddir/example/prometheus-operator-crd" ] || { log "prometheus-operator-crds: $moddir/example/prometheus-operator-crd not found"; exit 1; }
+    rm -rf "$out/prometheus-operator-crds.tmp"
+    cp -r "$moddir/example/prometheus-operator-crd" "$out/prometheus-operator-crds.tmp"
+    chmod -R u+w "$out/prometheus-operator-crds.tmp"   # the module cache is read-only; the copy need not be
+    mv "$out/prometheus-operator-crds.tmp" "$out/prometheus-operator-crds"
+  fi
+  link_versioned prometheus-operator-crds
 }
 
 for b in "${wanted[@]}"; do
@@ -410,13 +425,14 @@ for b in "${wanted[@]}"; do
     vegeta) build_vegeta ;;
     promtool | prometheus) build_prometheus_tool "$b" ;;
     prometheus-operator) build_prometheus_operator ;;
+    prometheus-operator-crds) fetch_prometheus_operator_crds ;;
     kubelet|kube-controller-manager|kube-scheduler) build_kube_node ;;
     containerd) build_containerd ;;
     runc) build_runc ;;
     cni-plugins) build_cni_plugins ;;
     buildkit) build_buildkit ;;
     pause) build_pause ;;
-    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook reference-fixtures vegeta promtool prometheus prometheus-operator kubelet kube-controller-manager kube-scheduler containerd runc cni-plugins buildkit pause)"; exit 1 ;;
+    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook reference-fixtures vegeta promtool prometheus prometheus-operator prometheus-operator-crds kubelet kube-controller-manager kube-scheduler containerd runc cni-plugins buildkit pause)"; exit 1 ;;
   esac
   log "$b built ($(elapsed) elapsed)"
 done
