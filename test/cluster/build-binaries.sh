@@ -324,20 +324,24 @@ build_reference_webhook() {
   mv "$OUT/reference-webhook.tmp" "$OUT/reference-webhook"
 }
 
+# Copies folder $3 of module $2 (path@version, from the Go module proxy) to $4, whole or not at all.
+copy_module_folder() {
+  local name=$1 module=$2 sub=$3 dest=$4 dir="$CACHE/work/$1"
+  rm -rf "$dir" && mkdir -p "$dir"
+  # `go mod download -json` prints the module's extracted folder as "Dir"
+  run_phase "$name" "downloading $module" "$dir/mod.log" bash -c "cd '$dir' && go mod download -json $module"
+  local moddir; moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dir/mod.log")
+  [ -d "$moddir/$sub" ] || { log "$name: $moddir/$sub not found"; exit 1; }
+  rm -rf "$dest.tmp"
+  cp -r "$moddir/$sub" "$dest.tmp"
+  chmod -R u+w "$dest.tmp"   # the module cache is read-only; the copy need not be
+  mv "$dest.tmp" "$dest"
+}
+
 fetch_reference_fixtures() {
-  local dir="$CACHE/work/reference-fixtures"
-  rm -rf "$dir" && mkdir -p "$dir" "$FIXTURES_DIR"
-  if [ ! -d "$FIXTURES_DIR/testdata" ]; then
-    # `go mod download -json` prints the module's extracted folder as "Dir"
-    run_phase reference-fixtures "downloading github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION" "$dir/mod.log" \
-      bash -c "cd '$dir' && go mod download -json github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION"
-    local moddir; moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dir/mod.log")
-    [ -d "$moddir/pkg/handler/testdata" ] || { log "reference-fixtures: $moddir/pkg/handler/testdata not found"; exit 1; }
-    rm -rf "$FIXTURES_DIR/testdata.tmp"
-    cp -r "$moddir/pkg/handler/testdata" "$FIXTURES_DIR/testdata.tmp"
-    chmod -R u+w "$FIXTURES_DIR/testdata.tmp"   # the module cache is read-only; the copy need not be
-    mv "$FIXTURES_DIR/testdata.tmp" "$FIXTURES_DIR/testdata"
-  fi
+  mkdir -p "$FIXTURES_DIR"
+  [ -d "$FIXTURES_DIR/testdata" ] || copy_module_folder reference-fixtures \
+    "github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION" pkg/handler/testdata "$FIXTURES_DIR/testdata"
   ln -sfn "$FIXTURES_DIR/testdata" "$OUT/reference-fixtures"
 }
 
@@ -396,19 +400,10 @@ build_prometheus_operator() {
 }
 
 fetch_prometheus_operator_crds() {
-  local m=github.com/prometheus-operator/prometheus-operator v=v$PROMETHEUS_OPERATOR_VERSION
-  local dir="$CACHE/work/prometheus-operator-crds" out; out=$(versioned_dir prometheus-operator-crds)
-  rm -rf "$dir" && mkdir -p "$dir" "$out"
-  if [ ! -d "$out/prometheus-operator-crds" ]; then
-    # `go mod download -json` prints the module's extracted folder as "Dir"
-    run_phase prometheus-operator-crds "downloading $m@$v" "$dir/mod.log" bash -c "cd '$dir' && go mod download -json $m@$v"
-    local moddir; moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dir/mod.log")
-    [ -d "$moddir/example/prometheus-operator-crd" ] || { log "prometheus-operator-crds: $moddir/example/prometheus-operator-crd not found"; exit 1; }
-    rm -rf "$out/prometheus-operator-crds.tmp"
-    cp -r "$moddir/example/prometheus-operator-crd" "$out/prometheus-operator-crds.tmp"
-    chmod -R u+w "$out/prometheus-operator-crds.tmp"   # the module cache is read-only; the copy need not be
-    mv "$out/prometheus-operator-crds.tmp" "$out/prometheus-operator-crds"
-  fi
+  local out; out=$(versioned_dir prometheus-operator-crds)
+  mkdir -p "$out"
+  [ -d "$out/prometheus-operator-crds" ] || copy_module_folder prometheus-operator-crds \
+    "github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd "$out/prometheus-operator-crds"
   link_versioned prometheus-operator-crds
 }
 

@@ -18,7 +18,7 @@ import { realNodeUnavailable, startRealCluster, type RealCluster } from '../node
 import { docsScrapeConfig } from '../support/docs-scrape-config.ts';
 import { machineDifferences, processesInNamespaces, snapshotMachine, type MachineState } from '../node/machine-state.ts';
 import { installPrometheus, monitoringImages, SELECTOR_LABEL, type ActiveAlert, type PrometheusApi } from '../node/monitoring.ts';
-import { ACCOUNT, CHART, createAppPod, helmKubeIrsa, roleArn, setUpAccount, trustPolicyFor } from '../node/workloads.ts';
+import { ACCOUNT, CHART, createAppPod, helmKubeIrsa, setUpShop, trustPolicyFor } from '../node/workloads.ts';
 
 const REGION = 'us-east-1';
 const RELEASE = 'kube-irsa';
@@ -69,11 +69,7 @@ describe('a real Prometheus and the Prometheus Operator on the real node: kube-i
     core = cluster.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
     apps = cluster.controlPlane.kubeConfig.makeApiClient(AppsV1Api);
     // payments' role trusts another namespace: the agent finds TrustPolicyDenied
-    await setUpAccount(cluster, { orders: `system:serviceaccount:${APP_NS}:orders`, payments: 'system:serviceaccount:shop-prod:payments' });
-    await core.createNamespace({ body: { metadata: { name: APP_NS } } });
-    for (const sa of ['orders', 'payments']) {
-      await core.createNamespacedServiceAccount({ namespace: APP_NS, body: { metadata: { name: sa, annotations: { 'eks.amazonaws.com/role-arn': roleArn(sa) } } } });
-    }
+    await setUpShop(cluster, core, APP_NS);
   }, { timeout: 60 * 60_000 });
 
   after(async () => {
