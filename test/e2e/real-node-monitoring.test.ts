@@ -2,11 +2,12 @@
 // Prometheus Operator and a `Prometheus` that selects the chart's ServiceMonitor, PodMonitor and
 // PrometheusRule; the chart installed with them on and its alerts' `for` shortened by the chart's
 // value. Through Prometheus' HTTP API: every kube-irsa target is scraped with the labels
-// docs/metrics.md promises, a broken trust policy fires KubeIrsaIdentityMisconfigured for its
-// ServiceAccount and fixing it resolves the alert, a stopped webhook fires KubeIrsaWebhookDown, and
-// every query of the Grafana dashboard returns data; docs/metrics.md's scrape config for Prometheus
-// without the operator, run beside, gives the same target labels. Root only, like the real-node suite; its own
-// cluster (the other suite scales, upgrades and uninstalls the chart under its own tests).
+// docs/metrics.md promises (and docs/metrics.md's scrape config for Prometheus without the operator,
+// run beside, gives the same), a broken trust policy fires KubeIrsaIdentityMisconfigured for its
+// ServiceAccount and fixing it resolves the alert, every query of the Grafana dashboard returns data,
+// a stopped webhook fires KubeIrsaWebhookDown and STS failing fires KubeIrsaStsUnreachable. Root
+// only, like the real-node suite; its own cluster (the other suite scales, upgrades and uninstalls
+// the chart under its own tests).
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -87,7 +88,7 @@ describe('a real Prometheus and the Prometheus Operator on the real node: kube-i
       '--set', 'agent.recheckInterval=20s', '--set', 'agent.misconfiguredRecheckInterval=5s', '--set', 'agent.retryInterval=2s',
       '--set', 'metrics.serviceMonitor.enabled=true', '--set', `metrics.serviceMonitor.interval=${INTERVAL_S}s`,
       '--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.grafanaDashboard.enabled=true', ...selector,
-      '--set', `metrics.prometheusRule.for.KubeIrsaIdentityMisconfigured=${FOR_S}s`, '--set', `metrics.prometheusRule.for.KubeIrsaWebhookDown=${FOR_S}s`,
+      ...['KubeIrsaIdentityMisconfigured', 'KubeIrsaWebhookDown', 'KubeIrsaStsUnreachable'].flatMap((a) => ['--set', `metrics.prometheusRule.for.${a}=${FOR_S}s`]),
     ] });
     const webhookReplicas = (await apps.readNamespacedDeployment({ namespace: RELEASE_NS, name: `${RELEASE}-webhook` })).spec?.replicas ?? 0;
     const agents = await eventually(async () => {
@@ -174,6 +175,20 @@ describe('a real Prometheus and the Prometheus Operator on the real node: kube-i
     await cluster.kubectl(['scale', '-n', RELEASE_NS, `deployment/${RELEASE}-webhook`, '--replicas=2']);
     await cluster.kubectl(['rollout', 'status', '-n', RELEASE_NS, `deployment/${RELEASE}-webhook`, '--timeout=180s']);
     await eventually(async () => (await alertsNamed('KubeIrsaWebhookDown')).length === 0 ? true : undefined, 'KubeIrsaWebhookDown to resolve', 120_000, 1_000);
+  });
+
+  test('STS failing every probe fires KubeIrsaStsUnreachable naming the node, not KubeIrsaIdentityMisconfigured; it resolves when STS answers', { timeout: 5 * 60_000 }, async () => {
+    assert.deepEqual(await alertsNamed('KubeIrsaStsUnreachable'), []);
+    // STS answers 500 InternalFailure: unreachable for the agent, an inconclusive verdict
+    await cluster.emulator.setFaults({ internalError: true });
+    try {
+      const alert = await firing('KubeIrsaStsUnreachable', () => true, 180_000);
+      assert.deepEqual(pick(alert.labels, ['node', 'severity']), { node: cluster.node.name, severity: 'warning' });
+      assert.deepEqual(await alertsNamed('KubeIrsaIdentityMisconfigured'), [], 'an STS outage is inconclusive, not a misconfiguration');
+    } finally {
+      await cluster.emulator.setFaults({});
+    }
+    await eventually(async () => (await alertsNamed('KubeIrsaStsUnreachable')).length === 0 ? true : undefined, 'KubeIrsaStsUnreachable to resolve', 120_000, 1_000);
   });
 
   test('stopping the cluster leaves the machine as it was', { timeout: 5 * 60_000 }, async () => {
