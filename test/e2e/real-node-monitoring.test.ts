@@ -117,6 +117,7 @@ describe('a real Prometheus and the Prometheus Operator on the real node: kube-i
       .sort();
     for (const job of [WEBHOOK_JOB, AGENT_JOB]) {
       const operator = await labelSets(`job="${job}", ${OPERATOR}`);
+      assert.ok(operator.length > 0, `the operator's ${job} targets`);
       const fromDocs = await eventually(async () => {
         const sets = await labelSets(`job="${job}", ${FROM_DOCS.label}="${FROM_DOCS.value}"`);
         return sets.length === operator.length ? sets : undefined;
