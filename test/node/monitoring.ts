@@ -48,7 +48,9 @@ export const monitoringImages = {
 /** The versions built, read from the cache's versioned folders (build-binaries.sh links into them). */
 async function versions(binDir: string): Promise<{ prometheus: string; operator: string }> {
   const version = async (link: string, folder: string): Promise<string> => {
-    const target = await readlink(path.join(binDir, link));
+    const target = await readlink(path.join(binDir, link)).catch((err: Error) => {
+      throw new Error(`${link} in ${binDir} is not a link into the cache's versioned folders (build-binaries.sh makes them): ${err.message}`, { cause: err });
+    });
     const v = new RegExp(`/${folder}-v([^/]+)/`).exec(target)?.[1];
     if (!v) throw new Error(`cannot tell the version of ${link} from its link ${target}`);
     return v;
