@@ -276,7 +276,12 @@ describe('a real-node run whose process was killed', { skip: unavailable }, () =
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<unknown>((r) => child.once('exit', r));
     await eventually(() => (out.includes('ready;') ? true : undefined), 'the cluster to come up', 10 * 60_000, 500)
-      .catch((err: Error) => { throw new Error(`${err.message}\n${out}`); });
+      .catch(async (err: Error) => {
+        // a run still waiting for the lock would take it later and hold it: it stops cleanly now
+        child.kill('SIGTERM');
+        await exited;
+        throw new Error(`${err.message}\n${out}`);
+      });
     // the kubelet has changed the machine's sysctls and made its cgroups: now the owner dies hard
     assert.notDeepEqual(machineDifferences(before, await snapshotMachine()), []);
     child.kill('SIGKILL');
