@@ -47,6 +47,8 @@ export function createAgentMetrics(registry: Registry, nodeName: string): AgentM
     for (const result of ['healthy', 'misconfigured', 'inconclusive']) if (REASONS[r].verdict === result) probes.inc({ result, reason: r }, 0);
   }
   for (const cause of ['rate-limited', 'queue-full', 'api-error']) dropped.inc({ cause }, 0);
+  // from the start, so the first probe of an outcome counts in rate() and histogram_quantile()
+  for (const outcome of ['answered', 'unreachable']) stsDuration.zero({ outcome });
   notMutated.set(0);
   staleRole.set(0);
 

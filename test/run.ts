@@ -13,7 +13,9 @@ const bin = (name: string): string => path.join(root, 'node_modules', '.bin', na
 const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith('--'));
 const skipStatic = args.includes('--no-static');
-const REAL_NODE_BINARIES: TestBinary[] = ['kubelet', 'kube-controller-manager', 'kube-scheduler', 'containerd', 'runc', 'cni-plugins', 'buildkit', 'pause'];
+const REAL_NODE_BINARIES: TestBinary[] = ['kubelet', 'kube-controller-manager', 'kube-scheduler', 'containerd', 'runc', 'cni-plugins', 'buildkit', 'pause',
+  // the live Prometheus of test/e2e/real-node-monitoring.test.ts
+  'prometheus', 'prometheus-operator'];
 
 function step(title: string, cmd: string, cmdArgs: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const started = Date.now();
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
   }
   const binStarted = Date.now();
   // the real node's binaries only where its tests run (root on Linux); elsewhere they skip
-  const binaries: TestBinary[] = ['kube-apiserver', 'etcd', 'kubectl', 'helm', 'promtool',
+  const binaries: TestBinary[] = ['kube-apiserver', 'etcd', 'kubectl', 'helm', 'promtool', 'prometheus-operator-crds',
     ...(realNodeUnavailable() === undefined ? REAL_NODE_BINARIES : [])];
   console.log(`\n▶ test binaries (${binaries.join(', ')})`);
   const binDir = await ensureBinaries(binaries);

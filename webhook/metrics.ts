@@ -51,7 +51,12 @@ export function createWebhookMetrics(registry: Registry): WebhookMetrics {
   const certExpiry = new Gauge({ name: 'kube_irsa_webhook_certificate_expiry_timestamp_seconds', help: 'When the serving certificate expires (Unix time).', aggregator: 'min', registers });
   const shed = new Counter({ name: 'kube_irsa_webhook_overload_rejections_total', help: 'Admissions refused at once with 503 because too many were in progress (--max-in-flight).', registers });
   const reloads = new Counter({ name: 'kube_irsa_webhook_config_reloads_total', help: 'Reloads of the mapping ConfigMap, the container-credentials file and the certificate, by result.', labelNames: ['source', 'result'], registers });
-  for (const o of OUTCOMES) admissions.inc({ outcome: o }, 0);
+  // every outcome's series exist from the start: rate() and histogram_quantile() see the first
+  // admission of an outcome as an increase (a series born at 1 has none)
+  for (const o of OUTCOMES) {
+    admissions.inc({ outcome: o }, 0);
+    duration.zero({ outcome: o });
+  }
   for (const l of LOOKUPS) lookups.inc({ result: l }, 0);
   for (const source of ['config-map', 'container-credentials', 'certificate']) for (const result of ['loaded', 'rejected']) reloads.inc({ source, result }, 0);
 

@@ -8,6 +8,9 @@ const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'build-bi
 
 // reference-fixtures is a folder, not a binary: the reference webhook's golden pod fixtures
 export type TestBinary = 'kube-apiserver' | 'etcd' | 'kubectl' | 'helm' | 'reference-webhook' | 'reference-fixtures' | 'vegeta' | 'promtool' | 'prometheus'
+  // the real node's monitoring (test/node/monitoring.ts): the operator, its config reloader and its CRDs;
+  // the CRDs alone (a folder) for the chart test
+  | 'prometheus-operator' | 'prometheus-operator-crds'
   // the real node (test/node/)
   | 'kubelet' | 'kube-controller-manager' | 'kube-scheduler' | 'containerd' | 'runc' | 'cni-plugins' | 'buildkit' | 'pause';
 

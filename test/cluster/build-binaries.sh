@@ -5,14 +5,19 @@
 #
 #   build-binaries.sh [kube-apiserver] [etcd] [kubectl] [helm] [reference-webhook] [reference-fixtures] [vegeta]
 #                     [kubelet] [kube-controller-manager] [kube-scheduler] [containerd] [runc]
-#                     [cni-plugins] [buildkit] [pause] [promtool] [prometheus]   (default: kube-apiserver etcd)
+#                     [cni-plugins] [buildkit] [pause] [promtool] [prometheus] [prometheus-operator]
+#                     [prometheus-operator-crds]   (default: kube-apiserver etcd)
 #
 # reference-webhook is aws/amazon-eks-pod-identity-webhook and vegeta the constant-rate HTTP load
 # generator (tsenart/vegeta), both built only for the benchmarks. reference-fixtures is not a
 # binary: it is the reference webhook's golden pod fixtures (pkg/handler/testdata of the same
 # module), taken from the module itself so the conformance test never reads outside the repository;
 # it lands in OUT/reference-fixtures. promtool checks the chart's alert rules and the components'
-# /metrics in `npm test`; prometheus is built only on request. The rest make the real node of the
+# /metrics in `npm test`; prometheus is built only on request. prometheus-operator is the Prometheus
+# Operator and its config reloader (OUT/prometheus-operator, OUT/prometheus-config-reloader) with the
+# module's own CRDs (OUT/prometheus-operator-crds, example/prometheus-operator-crd of the same
+# module zip), for the real-node monitoring tests; prometheus-operator-crds is those CRDs alone (a
+# download, no build), which the chart test applies. The rest make the real node of the
 # end-to-end tests: kubelet, kube-controller-manager and kube-scheduler (one multi-call binary,
 # kube-node), containerd (with its runc shim and ctr), runc (cgo + libseccomp, static), the CNI
 # plugins (bridge, host-local, loopback, portmap in OUT/cni), BuildKit (buildkitd, buildctl) and the
@@ -21,7 +26,8 @@
 #
 # KUBEBUILDER_ASSETS, when it names a folder holding the requested binaries, is used as is.
 # Versions: KUBE_VERSION (1.37.2), ETCD_VERSION (3.6.16), HELM_VERSION (3.22.0),
-# PROMETHEUS_VERSION (3.16.0, for promtool and prometheus), CONTAINERD_VERSION (2.4.2),
+# PROMETHEUS_VERSION (3.16.0, for promtool and prometheus), PROMETHEUS_OPERATOR_VERSION (0.93.1),
+# CONTAINERD_VERSION (2.4.2),
 # RUNC_VERSION (1.5.3), CNI_PLUGINS_VERSION (1.10.0), BUILDKIT_VERSION (0.34.2).
 # Cache: KUBE_IRSA_CACHE (default ~/.cache/kube-irsa). A lock makes concurrent callers build once.
 set -euo pipefail
@@ -32,6 +38,7 @@ HELM_VERSION=${HELM_VERSION:-3.22.0}
 REFERENCE_WEBHOOK_VERSION=${REFERENCE_WEBHOOK_VERSION:-0.6.17}
 VEGETA_VERSION=${VEGETA_VERSION:-12.13.0}
 PROMETHEUS_VERSION=${PROMETHEUS_VERSION:-3.16.0}
+PROMETHEUS_OPERATOR_VERSION=${PROMETHEUS_OPERATOR_VERSION:-0.93.1}
 CONTAINERD_VERSION=${CONTAINERD_VERSION:-2.4.2}
 RUNC_VERSION=${RUNC_VERSION:-1.5.3}
 CNI_PLUGINS_VERSION=${CNI_PLUGINS_VERSION:-1.10.0}
@@ -51,6 +58,8 @@ declare -A VERSIONED=(
   [helm]="helm-v$HELM_VERSION helm"
   [promtool]="prometheus-v$PROMETHEUS_VERSION promtool"
   [prometheus]="prometheus-v$PROMETHEUS_VERSION prometheus"
+  [prometheus-operator]="prometheus-operator-v$PROMETHEUS_OPERATOR_VERSION prometheus-operator prometheus-config-reloader prometheus-operator-crds"
+  [prometheus-operator-crds]="prometheus-operator-v$PROMETHEUS_OPERATOR_VERSION prometheus-operator-crds"
   [containerd]="containerd-v$CONTAINERD_VERSION containerd containerd-shim-runc-v2 ctr"
   [runc]="runc-v$RUNC_VERSION runc"
   [cni-plugins]="cni-plugins-v$CNI_PLUGINS_VERSION cni"
@@ -315,20 +324,24 @@ build_reference_webhook() {
   mv "$OUT/reference-webhook.tmp" "$OUT/reference-webhook"
 }
 
+# Copies folder $3 of module $2 (path@version, from the Go module proxy) to $4, whole or not at all.
+copy_module_folder() {
+  local name=$1 module=$2 sub=$3 dest=$4 dir="$CACHE/work/$1"
+  rm -rf "$dir" && mkdir -p "$dir"
+  # `go mod download -json` prints the module's extracted folder as "Dir"
+  run_phase "$name" "downloading $module" "$dir/mod.log" bash -c "cd '$dir' && go mod download -json $module"
+  local moddir; moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dir/mod.log")
+  [ -d "$moddir/$sub" ] || { log "$name: $moddir/$sub not found"; exit 1; }
+  rm -rf "$dest.tmp"
+  cp -r "$moddir/$sub" "$dest.tmp"
+  chmod -R u+w "$dest.tmp"   # the module cache is read-only; the copy need not be
+  mv "$dest.tmp" "$dest"
+}
+
 fetch_reference_fixtures() {
-  local dir="$CACHE/work/reference-fixtures"
-  rm -rf "$dir" && mkdir -p "$dir" "$FIXTURES_DIR"
-  if [ ! -d "$FIXTURES_DIR/testdata" ]; then
-    # `go mod download -json` prints the module's extracted folder as "Dir"
-    run_phase reference-fixtures "downloading github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION" "$dir/mod.log" \
-      bash -c "cd '$dir' && go mod download -json github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION"
-    local moddir; moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dir/mod.log")
-    [ -d "$moddir/pkg/handler/testdata" ] || { log "reference-fixtures: $moddir/pkg/handler/testdata not found"; exit 1; }
-    rm -rf "$FIXTURES_DIR/testdata.tmp"
-    cp -r "$moddir/pkg/handler/testdata" "$FIXTURES_DIR/testdata.tmp"
-    chmod -R u+w "$FIXTURES_DIR/testdata.tmp"   # the module cache is read-only; the copy need not be
-    mv "$FIXTURES_DIR/testdata.tmp" "$FIXTURES_DIR/testdata"
-  fi
+  mkdir -p "$FIXTURES_DIR"
+  [ -d "$FIXTURES_DIR/testdata" ] || copy_module_folder reference-fixtures \
+    "github.com/aws/amazon-eks-pod-identity-webhook@v$REFERENCE_WEBHOOK_VERSION" pkg/handler/testdata "$FIXTURES_DIR/testdata"
   ln -sfn "$FIXTURES_DIR/testdata" "$OUT/reference-fixtures"
 }
 
@@ -364,6 +377,36 @@ build_prometheus_tool() {
   link_versioned "$name"
 }
 
+# The operator's go.mod maps its pkg/apis/monitoring and pkg/client modules to folders of its own
+# repository (replace directives, which `go install …@version` refuses): build its main packages
+# from a module that requires all three at the same published version. The CRDs are the module
+# zip's own example/prometheus-operator-crd files.
+build_prometheus_operator() {
+  local m=github.com/prometheus-operator/prometheus-operator v=v$PROMETHEUS_OPERATOR_VERSION
+  local dir="$CACHE/work/prometheus-operator" out; out=$(versioned_dir prometheus-operator)
+  rm -rf "$dir" && mkdir -p "$dir" "$out"
+  run_phase prometheus-operator "resolving $m@$v" "$dir/mod.log" bash -c "
+    set -e; cd '$dir'
+    go mod init kube-irsa.local/testbin/prometheus-operator
+    go mod edit -require=$m@$v -require=$m/pkg/apis/monitoring@$v -require=$m/pkg/client@$v
+    printf 'package tools\\nimport (\\n_ \"$m/cmd/operator\"\\n_ \"$m/cmd/prometheus-config-reloader\"\\n)\\n' > tools.go
+    go mod tidy"
+  local ldflags="-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_OPERATOR_VERSION"
+  run_phase prometheus-operator "compiling the operator and prometheus-config-reloader" "$dir/build.log" bash -c "
+    cd '$dir' && go build -v -trimpath -ldflags '$ldflags' -o '$out/prometheus-operator' $m/cmd/operator \\
+      && go build -v -trimpath -ldflags '$ldflags' -o '$out/prometheus-config-reloader' $m/cmd/prometheus-config-reloader"
+  fetch_prometheus_operator_crds
+  link_versioned prometheus-operator
+}
+
+fetch_prometheus_operator_crds() {
+  local out; out=$(versioned_dir prometheus-operator-crds)
+  mkdir -p "$out"
+  [ -d "$out/prometheus-operator-crds" ] || copy_module_folder prometheus-operator-crds \
+    "github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd "$out/prometheus-operator-crds"
+  link_versioned prometheus-operator-crds
+}
+
 for b in "${wanted[@]}"; do
   present "$b" && continue
   log "building $b into $OUT (first run only; cached afterwards)"
@@ -376,13 +419,15 @@ for b in "${wanted[@]}"; do
     reference-fixtures) fetch_reference_fixtures ;;
     vegeta) build_vegeta ;;
     promtool | prometheus) build_prometheus_tool "$b" ;;
+    prometheus-operator) build_prometheus_operator ;;
+    prometheus-operator-crds) fetch_prometheus_operator_crds ;;
     kubelet|kube-controller-manager|kube-scheduler) build_kube_node ;;
     containerd) build_containerd ;;
     runc) build_runc ;;
     cni-plugins) build_cni_plugins ;;
     buildkit) build_buildkit ;;
     pause) build_pause ;;
-    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook reference-fixtures vegeta promtool prometheus kubelet kube-controller-manager kube-scheduler containerd runc cni-plugins buildkit pause)"; exit 1 ;;
+    *) log "unknown binary '$b' (known: kube-apiserver etcd kubectl helm reference-webhook reference-fixtures vegeta promtool prometheus prometheus-operator prometheus-operator-crds kubelet kube-controller-manager kube-scheduler containerd runc cni-plugins buildkit pause)"; exit 1 ;;
   esac
   log "$b built ($(elapsed) elapsed)"
 done

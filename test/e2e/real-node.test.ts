@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { eventually } from '../cluster/kube-helpers.ts';
 import { acquireLock, IMAGES, realNodeUnavailable, startRealCluster, sweepAbandonedRuns, type RealCluster } from '../node/cluster.ts';
-import { ACCOUNT, CHART, chartArgs, createAppPod as createPod, roleArn, setUpAccount, trustPolicyFor } from '../node/workloads.ts';
+import { ACCOUNT, CHART, chartArgs, createAppPod as createPod, roleArn, setUpShop, trustPolicyFor } from '../node/workloads.ts';
 import { machineDifferences, processesInNamespaces, snapshotMachine, type MachineState } from '../node/machine-state.ts';
 
 const REGION = 'us-east-1';
@@ -56,11 +56,7 @@ describe('a real single-node cluster: the chart installed, the image built', { s
     apps = cluster.controlPlane.kubeConfig.makeApiClient(AppsV1Api);
     custom = cluster.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
     // payments: the demo's classic mistake, a role that trusts another namespace
-    await setUpAccount(cluster, { orders: `system:serviceaccount:${APP_NS}:orders`, payments: 'system:serviceaccount:shop-prod:payments' });
-    await core.createNamespace({ body: { metadata: { name: APP_NS } } });
-    for (const sa of ['orders', 'payments']) {
-      await core.createNamespacedServiceAccount({ namespace: APP_NS, body: { metadata: { name: sa, annotations: { 'eks.amazonaws.com/role-arn': roleArn(sa) } } } });
-    }
+    await setUpShop(cluster, core, APP_NS);
   }, { timeout: 60 * 60_000 });
 
   after(async () => {

@@ -1,9 +1,10 @@
 // The Helm chart: lint, render every TLS and token mode, apply each rendering to the real API
-// server (CRDs for real, the rest as a server-side dry run), check every container's security
+// server (CRDs for real, the rest as a server-side dry run; the monitors and rules also against the
+// Prometheus Operator's real CRDs, strictly), check every container's security
 // context, the values schema's messages, least-privilege RBAC (kubectl auth can-i --list against
 // the expected lists in test/fixtures/rbac), and the admission policy on the agent's TokenRequests.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -42,10 +43,14 @@ describe('Helm chart', () => {
       .map((d) => d.toJS() as KubernetesObject | null).filter((o): o is KubernetesObject => o !== null);
 
   before(async () => {
-    bin = await ensureBinaries(['kube-apiserver', 'etcd', 'helm', 'kubectl']);
+    bin = await ensureBinaries(['kube-apiserver', 'etcd', 'helm', 'kubectl', 'prometheus-operator-crds']);
     cp = await startControlPlane();
     await applyManifestFile(cp.kubeConfig, path.join(CHART, 'crds', 'irsachecks.kube-irsa.io.yaml'));
     await applyManifestFile(cp.kubeConfig, path.join(FIXTURES, 'crds', 'operator-stubs.yaml'));
+    // the Prometheus Operator's real CRDs: their schemas check the chart's monitors and rules
+    for (const kind of ['servicemonitors', 'podmonitors', 'prometheusrules']) {
+      await applyManifestFile(cp.kubeConfig, path.join(bin, 'prometheus-operator-crds', `monitoring.coreos.com_${kind}.yaml`));
+    }
     for (const [name, args] of Object.entries(VARIANTS)) rendered.set(name, await render('rel', 'kube-irsa', args));
   });
   after(async () => {
@@ -72,6 +77,27 @@ describe('Helm chart', () => {
         }
       }
     }
+  });
+
+  test('the ServiceMonitor, PodMonitor and PrometheusRule pass the Prometheus Operator\'s real CRD schemas (strict field validation)', async () => {
+    const ns = 'monitoring-schemas';
+    await new KubeHelpers(cp.kubeConfig).core.createNamespace({ body: { metadata: { name: ns } } });
+    const monitoring = rendered.get('everything')!.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1')
+      .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: ns } }));
+    assert.deepEqual(monitoring.map((o) => o.kind).sort(), ['PodMonitor', 'PrometheusRule', 'ServiceMonitor']);
+    const strictDryRun = (objects: readonly KubernetesObject[]) => spawnSync(path.join(bin, 'kubectl'),
+      ['--kubeconfig', cp.kubeconfigPath, 'create', '--dry-run=server', '--validate=strict', '-f', '-', '-o', 'name'],
+      { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }), encoding: 'utf8' });
+    const accepted = strictDryRun(monitoring);
+    assert.equal(accepted.status, 0, accepted.stderr);
+    assert.equal(accepted.stdout.trim().split('\n').length, 3, accepted.stdout);
+    // the check has teeth: a misspelt field of the operator's schema is refused
+    const misspelt = monitoring.map((o) => o.kind === 'ServiceMonitor'
+      ? { ...o, spec: { ...(o as { spec?: object }).spec, endpoints: [{ port: 'metrics', intervall: '5s' }] } } : o);
+    const refused = strictDryRun(misspelt);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /unknown field "intervall"/);
+    assert.doesNotMatch(refused.stderr, /missing required field/);
   });
 
   test('the default rendering has the parts a cluster admin expects', () => {
@@ -156,6 +182,8 @@ describe('Helm chart', () => {
       [['--set', 'agent.recheckInterval=soon'], /at '\/agent\/recheckInterval'/],
       [['--set', 'agent.iamRoleArn=payments'], /at '\/agent\/iamRoleArn'/],
       [['--set', 'webhook.typo=1'], /additional properties 'typo' not allowed/],
+      [['--set', 'metrics.prometheusRule.for.KubeIrsaWebhookDown=1.5m'], /at '\/metrics\/prometheusRule\/for\/KubeIrsaWebhookDown': '1\.5m' does not match pattern/],
+      [['--set', 'metrics.prometheusRule.for.KubeIrsaWebhookGone=5m'], /additional properties 'KubeIrsaWebhookGone' not allowed/],
       [['--set-json', 'identity.mappings={"no-slash":{"RoleARN":"x"}}'], /identity\/mappings/],
     ];
     for (const [args, message] of cases) {

@@ -16,6 +16,7 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { createAgentMetrics } from '../../agent/metrics.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { ensureBinaries } from '../cluster/binaries.ts';
+import { docsScrapeConfig } from '../support/docs-scrape-config.ts';
 
 const run = promisify(execFile);
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -166,9 +167,7 @@ describe('Prometheus rules, dashboard and scrape config (promtool)', () => {
   });
 
   test('the scrape config in docs/metrics.md for Prometheus without the operator passes promtool check config and gives the alerts\' job labels', async () => {
-    const docs = await readFile(path.join(ROOT, 'docs', 'metrics.md'), 'utf8');
-    const block = /<!-- scrape-config[^\n]*\n```yaml\n([\s\S]*?)\n```/.exec(docs)?.[1];
-    assert.ok(block, 'docs/metrics.md has the scrape config after its <!-- scrape-config --> marker');
+    const block = await docsScrapeConfig();
     await writeFile(path.join(dir, 'prometheus.yml'), block);
     const { stdout } = await promtool('check', 'config', 'prometheus.yml');
     assert.match(stdout, /SUCCESS: prometheus\.yml is valid prometheus config file syntax/);

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ensureBinaries } from '../cluster/binaries.ts';
+import { ensureBinaries, type TestBinary } from '../cluster/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { isAlive, ownerOf, processesMentioning, startProcess, writeOwnerFile, type ManagedProcess } from '../cluster/process.ts';
 import { eventually } from '../cluster/kube-helpers.ts';
@@ -62,6 +62,11 @@ export interface RealClusterOptions {
   readonly parentDir?: string;
   /** Runs once this run holds the machine (lock taken, dead runs swept), before it changes anything. */
   readonly onLocked?: () => Promise<void>;
+  /** More test binaries, and the images made from them (archives imported into the node's containerd). */
+  readonly extraImages?: {
+    readonly binaries: readonly TestBinary[];
+    make(binDir: string, imagesDir: string): Promise<readonly string[]>;
+  };
 }
 
 export async function startRealCluster(opts: RealClusterOptions = {}): Promise<RealCluster> {
@@ -75,7 +80,7 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
   await writeOwnerFile(dir);
 
   const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'kubectl', 'helm', 'kubelet', 'kube-controller-manager',
-    'kube-scheduler', 'containerd', 'runc', 'cni-plugins', 'buildkit', 'pause']);
+    'kube-scheduler', 'containerd', 'runc', 'cni-plugins', 'buildkit', 'pause', ...(opts.extraImages?.binaries ?? [])]);
 
   const cleanups: (() => Promise<void>)[] = [];
   let namespaces: string[] = [];
@@ -107,6 +112,7 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
       await buildkit.stop();
     }
     const pauseImage = await pauseImageArchive(binDir, PAUSE_IMAGE_REF, imagesDir);
+    const extraImages = await opts.extraImages?.make(binDir, imagesDir) ?? [];
 
     const network = await startPrivateNetwork(dir);
     cleanups.push(() => network.stop());
@@ -132,7 +138,7 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
     await mkdir(nodeDir);
     const node = await startRealNode({ name: NODE_NAME, dir: nodeDir, binDir, network, controlPlane });
     cleanups.push(() => node.stop());
-    for (const archive of [pauseImage, kubeIrsaImage, appImage]) await node.importImage(archive);
+    for (const archive of [pauseImage, kubeIrsaImage, appImage, ...extraImages]) await node.importImage(archive);
     // the kubelet changes these at start and never puts them back
     await writeFile(path.join(dir, SYSCTLS_FILE), JSON.stringify(await readSysctls()));
     await node.startKubelet();

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startProcess, type ManagedProcess } from '../cluster/process.ts';
-import { layoutArchive, tarLayer, writeOciImage, type OciImage } from './oci.ts';
+import { layoutArchive, tarLayer, writeOciImage, type ImageConfig, type OciImage } from './oci.ts';
 
 const run = promisify(execFile);
 const log = (line: string): void => void process.stderr.write(`[real-node images] ${line}\n`);
@@ -113,13 +113,24 @@ async function machineNpmCa(): Promise<string | undefined> {
 }
 
 /** The pause image (one static binary) as an archive for `ctr images import`. */
-export async function pauseImageArchive(binDir: string, name: string, dir: string): Promise<string> {
-  const root = path.join(dir, 'pause-root');
-  await mkdir(root, { recursive: true });
-  await copyFile(path.join(binDir, 'pause'), path.join(root, 'pause'));
-  const layer = await tarLayer(root, path.join(dir, 'pause-layer.tar'), ['pause']);
-  const image = await writeOciImage(path.join(dir, 'pause-image'), name, [layer], { entrypoint: ['/pause'], user: '65535:65535' });
-  return layoutArchive(image, path.join(dir, 'pause-image.tar'));
+export function pauseImageArchive(binDir: string, name: string, dir: string): Promise<string> {
+  return staticBinaryImageArchive({ name, dir, files: { pause: path.join(binDir, 'pause') }, config: { entrypoint: ['/pause'], user: '65535:65535' } });
+}
+
+/**
+ * An image of static binaries and nothing else (no shell, no libc), as an archive for `ctr images
+ * import`: `files` maps paths in the image to files of the machine. Made in `dir`.
+ */
+export async function staticBinaryImageArchive(o: { name: string; dir: string; files: Readonly<Record<string, string>>; config: ImageConfig }): Promise<string> {
+  const slug = o.name.replace(/[^a-zA-Z0-9]+/g, '-');
+  const root = path.join(o.dir, `${slug}-root`);
+  for (const [inImage, from] of Object.entries(o.files)) {
+    await mkdir(path.dirname(path.join(root, inImage)), { recursive: true });
+    await copyFile(from, path.join(root, inImage));
+  }
+  const layer = await tarLayer(root, path.join(o.dir, `${slug}-layer.tar`), [...new Set(Object.keys(o.files).map((f) => f.split('/')[0] ?? f))]);
+  const image = await writeOciImage(path.join(o.dir, `${slug}-image`), o.name, [layer], o.config);
+  return layoutArchive(image, path.join(o.dir, `${slug}-image.tar`));
 }
 
 export interface BuildKit {

@@ -29,6 +29,19 @@ export async function setUpAccount(cluster: RealCluster, roles: Readonly<Record<
   );
 }
 
+/**
+ * The demo's shop in `namespace`: ServiceAccounts `orders`, whose role trusts it, and `payments`,
+ * whose role trusts another namespace (the classic mistake: TrustPolicyDenied), each annotated with
+ * its role; the account and the namespace made first.
+ */
+export async function setUpShop(cluster: RealCluster, core: CoreV1Api, namespace: string): Promise<void> {
+  await setUpAccount(cluster, { orders: `system:serviceaccount:${namespace}:orders`, payments: `system:serviceaccount:${namespace}-prod:payments` });
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  for (const sa of ['orders', 'payments']) {
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: sa, annotations: { 'eks.amazonaws.com/role-arn': roleArn(sa) } } } });
+  }
+}
+
 export interface ChartOptions {
   readonly tokenSource: 'kubelet' | 'token-request';
   readonly region: string;

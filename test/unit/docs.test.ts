@@ -23,6 +23,23 @@ test('every webhook and agent metric is documented in docs/metrics.md', async ()
   assert.ok(names.size > 20);
 });
 
+test('docs/metrics.md gives every kube-irsa metric a row naming each of its labels', () => {
+  const rows = docs('metrics.md').split('\n').filter((l) => l.startsWith('| `'));
+  const problems: string[] = [];
+  for (const registry of [createWebhookMetrics(new Registry()).registry, createAgentMetrics(new Registry(), 'n').registry]) {
+    for (const m of registry.getMetricsAsArray()) {
+      const row = rows.find((r) => r.startsWith(`| \`${m.name}\` |`));
+      const labels = (m as unknown as { labelNames?: string[] }).labelNames ?? [];
+      if (!row) {
+        if (m.name.startsWith('kube_irsa_') || m.name.startsWith('pod_identity_webhook_') || m.name.startsWith('http_request_')) problems.push(`${m.name}: no row`);
+        continue;
+      }
+      for (const l of labels) if (!row.includes(`\`${l}\``)) problems.push(`${m.name}: label ${l} not in its row`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
 test('every agent reason has a row in docs/reasons.md', () => {
   const text = docs('reasons.md');
   const missing = Object.keys(REASONS).filter((r) => !text.includes(`| \`${r}\` |`));
