@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { IdentityDefaults } from './annotations.ts';
 import { IdentityMapping, MAPPING_CONFIG_KEY, MAPPING_CONFIG_MAP_NAME, parseIdentityMapping } from './config-map.ts';
-import type { KubeClient } from '../kube/client.ts';
+import type { KubeApi } from '../kube/api.ts';
 import { corePath, type ConfigMap } from '../kube/objects.ts';
 import { createReflector, type Reflector, type ReflectorHandlers } from '../kube/reflector.ts';
 import { KeptConfig, type SourceEvent } from './kept-config.ts';
@@ -27,9 +27,10 @@ export class MappingSource implements ReflectorHandlers<string> {
   }
 
   /** A reflector that feeds this source from the ConfigMap in `namespace` (not started). */
-  reflector(opts: { client: KubeClient; namespace: string }): Reflector {
-    return createReflector({
-      client: opts.client, resource: 'configmaps', path: corePath('namespaces', opts.namespace, 'configmaps'),
+  reflector(opts: { api: KubeApi; namespace: string }): Reflector {
+    const { api, namespace } = opts;
+    return createReflector<ConfigMap, string>({
+      api, resource: 'configmaps', list: (r) => api.core.listNamespacedConfigMap({ namespace, ...r }), watchPath: corePath('namespaces', namespace, 'configmaps'),
       fieldSelector: `metadata.name=${MAPPING_CONFIG_MAP_NAME}`, logger: this.logger,
       transform: this.transform, handlers: this,
     });

@@ -3,8 +3,8 @@
 // up live, bounded by the grace period, and concurrent admissions share one lookup.
 import type { Logger } from 'pino';
 import { annotationsUnderPrefix, parseServiceAccountAnnotations, type IdentityDefaults, type ServiceAccountIdentity } from './annotations.ts';
-import { describeKubeError, statusOf, type KubeClient } from '../kube/client.ts';
-import { corePath, type ServiceAccount } from '../kube/objects.ts';
+import { describeKubeError, statusOf, type KubeApi } from '../kube/api.ts';
+import type { ServiceAccount } from '../kube/objects.ts';
 import type { ReflectorHandlers } from '../kube/reflector.ts';
 
 export type LookupOutcome = 'hit' | 'live-found' | 'live-not-found' | 'live-error' | 'live-timeout' | 'miss';
@@ -127,5 +127,5 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
 }
 
 /** The live lookup of ServiceAccountCacheOptions.read through the API. */
-export const readServiceAccount = (client: KubeClient) => (namespace: string, name: string): Promise<ServiceAccount> =>
-  client.get<ServiceAccount>(corePath('namespaces', namespace, 'serviceaccounts', name));
+export const readServiceAccount = (api: KubeApi) => (namespace: string, name: string): Promise<ServiceAccount> =>
+  api.core.readNamespacedServiceAccount({ namespace, name });
