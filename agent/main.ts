@@ -31,6 +31,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, random?: (
     async stop() {
       await agent.stop();
       await app.close();
+      await api.close();
     },
   };
 }

@@ -94,6 +94,7 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, opts: 
       admission.server.closeAllConnections();
       await metricsApp?.close();
       sources.stop();
+      await api.close();
       certificates.close();
       logger.info('webhook stopped');
     },

@@ -4,6 +4,7 @@
 // describeKubeError); nothing here ever prints a credential.
 import { ApiException, CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig, type KubeConfigOptions } from './config.ts';
+import type { PooledKubeConfig } from './pooled-kube-config.ts';
 
 export { KubeConfigError, type KubeConfigOptions } from './config.ts';
 
@@ -12,10 +13,17 @@ export interface KubeApi {
   readonly core: CoreV1Api;
   readonly custom: CustomObjectsApi;
   readonly watch: Watch;
+  /** Closes the shared connections; stop the watches first. */
+  close(): Promise<void>;
 }
 
-export function kubeApiFrom(config: KubeConfig): KubeApi {
-  return { config, core: config.makeApiClient(CoreV1Api), custom: config.makeApiClient(CustomObjectsApi), watch: new Watch(config) };
+export function kubeApiFrom(config: KubeConfig | PooledKubeConfig): KubeApi {
+  return {
+    config, core: config.makeApiClient(CoreV1Api), custom: config.makeApiClient(CustomObjectsApi), watch: new Watch(config),
+    close: async () => {
+      if ('close' in config) await config.close();
+    },
+  };
 }
 
 export function loadKubeApi(opts: KubeConfigOptions): KubeApi {

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
+import { PooledKubeConfig } from './pooled-kube-config.ts';
 import { proxyForServer } from './proxy-env.ts';
 
 export interface KubeConfigOptions {
@@ -45,9 +46,9 @@ export function hasApiServerSource(opts: Pick<KubeConfigOptions, 'kubeconfig' | 
   return Boolean(opts.kubeApi) || Boolean(env.KUBERNETES_SERVICE_HOST) || kubeconfigFiles(opts).length > 0;
 }
 
-export function loadKubeConfig(opts: KubeConfigOptions): KubeConfig {
+export function loadKubeConfig(opts: KubeConfigOptions): PooledKubeConfig {
   const env = opts.env ?? process.env;
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   const files = kubeconfigFiles(opts);
   try {
     if (files.length > 0) mergeFiles(kc, files);
