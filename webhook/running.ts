@@ -1,17 +1,13 @@
 // What a started webhook is, for its starters: main.ts (one thread) and workers.ts (--workers),
 // which must not import each other.
-import type { Registry } from 'prom-client';
 import type { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
+import type { IdentityService, ServingWebhook } from './serve.ts';
 
-export interface RunningWebhook {
-  readonly port: number;
-  readonly metricsPort: number;
+/** The webhook of the thread that holds the API client and the caches. */
+export interface RunningWebhook extends ServingWebhook {
   readonly serviceAccounts: ServiceAccountCache;
-  /** This webhook's metrics (a worker thread's go to the main thread on request). */
-  readonly registry: Registry;
-  isReady(): boolean;
-  /** Stops accepting, lets in-flight admissions finish (up to the grace period), then stops. */
-  stop(): Promise<void>;
+  /** What the worker threads of --workers admit through (identity-relay.ts). */
+  readonly identity: IdentityService;
 }
 
 export interface StartOptions {
