@@ -6,7 +6,7 @@
 // admission inside the process.
 import type { MessagePort } from 'node:worker_threads';
 import { serviceAccountOf, skipsIdentity, type PodIdentityFields, type PodResolver, type Resolution } from '../shared/identity/resolver.ts';
-import type { IdentityService } from './serve.ts';
+import type { IdentityService } from './running.ts';
 import type { GuardedPod } from './token-guard/handler.ts';
 
 type Ask =

@@ -10,8 +10,8 @@ import { createRegistry } from '../shared/metrics.ts';
 import { VERSION } from '../shared/version.ts';
 import { buildWebhookConfig, WEBHOOK_FLAGS, type WebhookConfig } from './config.ts';
 import { createWebhookMetrics } from './metrics.ts';
-import type { RunningWebhook, StartOptions } from './running.ts';
-import { serveWebhook, type IdentityService } from './serve.ts';
+import type { IdentityService, RunningWebhook, StartOptions } from './running.ts';
+import { serveWebhook } from './serve.ts';
 import { startWebhookWorkers } from './workers.ts';
 
 export type { RunningWebhook, StartOptions } from './running.ts';

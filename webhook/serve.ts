@@ -5,34 +5,13 @@
 // admissions first.
 import { threadId } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
-import type { PodResolver } from '../shared/identity/resolver.ts';
 import type { Logger } from '../shared/logging.ts';
 import { VERSION } from '../shared/version.ts';
 import { CertificateStore } from './certificate-store.ts';
 import type { WebhookConfig } from './config.ts';
 import type { WebhookMetrics } from './metrics.ts';
-import type { StartOptions } from './running.ts';
+import type { IdentityService, ServingWebhook, StartOptions } from './running.ts';
 import { buildAdmissionApp, buildMetricsApp } from './server.ts';
-import type { GuardedPod } from './token-guard/handler.ts';
-
-/** What admissions ask of identity: the pod's, the bound pod now (token guard), whether it is synced. */
-export interface IdentityService {
-  readonly resolver: PodResolver;
-  /** The pod now, or undefined when it does not exist. */
-  getPod(namespace: string, name: string): Promise<GuardedPod | undefined>;
-  /** Why identities cannot be resolved yet (caches not synced), or undefined. */
-  notReady(): string | undefined;
-}
-
-export interface ServingWebhook {
-  readonly port: number;
-  readonly metricsPort: number;
-  /** This thread's metrics (a worker thread's go to the main thread on request). */
-  readonly registry: Registry;
-  isReady(): boolean;
-  /** Stops accepting, lets in-flight admissions finish (up to the grace period), then stops. */
-  stop(): Promise<void>;
-}
 
 export interface ServeOptions extends StartOptions {
   readonly registry: Registry;

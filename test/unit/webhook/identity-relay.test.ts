@@ -7,7 +7,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Resolution } from '../../../shared/identity/resolver.ts';
 import { SKIP_LABEL } from '../../../shared/identity/injection.ts';
 import { identityRelayClient, serveIdentityRelay } from '../../../webhook/identity-relay.ts';
-import type { IdentityService } from '../../../webhook/serve.ts';
+import type { IdentityService } from '../../../webhook/running.ts';
 
 test('a worker asks the main thread: resolutions, pods, failures, readiness', async () => {
   const asked: string[] = [];
