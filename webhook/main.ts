@@ -57,7 +57,7 @@ export async function startWebhook(config: WebhookConfig, logger: Logger, opts: 
   void sources.startWatches().then(() => logger.info({ serviceAccounts: serviceAccounts.size }, 'caches synced'));
 
   return {
-    ...served, serviceAccounts, identity,
+    ...served, serviceAccounts, identity, sources,
     async stop() {
       await served.stop();
       sources.stop();

@@ -2,6 +2,7 @@
 // workers.ts (--workers), which must not import each other.
 import type { Registry } from 'prom-client';
 import type { PodResolver } from '../shared/identity/resolver.ts';
+import type { IdentitySources } from '../shared/identity/identity-sources.ts';
 import type { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
 import type { GuardedPod } from './token-guard/handler.ts';
 
@@ -28,8 +29,9 @@ export interface ServingWebhook {
 /** The webhook of the thread that holds the API client and the caches. */
 export interface RunningWebhook extends ServingWebhook {
   readonly serviceAccounts: ServiceAccountCache;
-  /** What the worker threads of --workers admit through (identity-relay.ts). */
+  /** What the worker threads of --workers mirror and ask (identity-relay.ts). */
   readonly identity: IdentityService;
+  readonly sources: IdentitySources;
 }
 
 export interface StartOptions {

@@ -1,10 +1,10 @@
-// One worker thread of --workers (see workers.ts): admissions on the shared port, through the main
-// thread's identity (identity-relay.ts: no API client, no cache here), answering the main thread's
+// One worker thread of --workers (see workers.ts): admissions on the shared port, from a mirror of
+// the main thread's identity (identity-relay.ts: no API client here), answering the main thread's
 // requests for its metrics and its stop.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/logging.ts';
 import { createRegistry } from '../shared/metrics.ts';
-import { identityRelayClient } from './identity-relay.ts';
+import { identityMirror } from './identity-relay.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import { serveWebhook } from './serve.ts';
 import type { FromWorker, ToWorker, WorkerData } from './workers.ts';
@@ -16,9 +16,11 @@ const logger = createLogger({ component: 'webhook', level: config.logLevel }).ch
 const send = (m: FromWorker) => port.postMessage(m);
 
 try {
-  const identity = identityRelayClient(relayPort);
   const registry = createRegistry('webhook', { processMetrics: false });
-  const running = await serveWebhook(config, logger, { thread: true, registry, metrics: createWebhookMetrics(registry), identity });
+  const metrics = createWebhookMetrics(registry);
+  const identity = identityMirror(relayPort, config, (o) => metrics.observeLookup(o));
+  await identity.start();
+  const running = await serveWebhook(config, logger, { thread: true, registry, metrics, identity });
   port.on('message', (m: ToWorker) => {
     if (m.type === 'metrics') {
       void running.registry.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: m.id, metrics }));

@@ -1,8 +1,8 @@
 // --workers N: the main thread and N-1 worker threads of one process serve admissions on the same
 // port (SO_REUSEPORT: the kernel spreads connections), so TLS and admissions use every core while
 // the process keeps one copy of Node itself (processes of node:cluster cost ~60 MiB each, measured
-// in test/bench). Only the main thread holds the API client and the caches: the worker threads
-// admit through it (identity-relay.ts). The main thread also serves /metrics (process metrics plus
+// in test/bench). Only the main thread holds the API client and the watches: the worker threads
+// admit from a mirror of its caches (identity-relay.ts). The main thread also serves /metrics (process metrics plus
 // every thread's metrics summed), starts a thread again if one dies, and stops them all on SIGTERM.
 import { once } from 'node:events';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -29,7 +29,7 @@ export type FromWorker =
 
 export interface WorkerData {
   readonly config: WebhookConfig;
-  /** The worker's end of its identity relay (identity-relay.ts). */
+  /** The worker's end of its identity mirror (identity-relay.ts). */
   readonly identity: MessagePort;
 }
 
@@ -57,7 +57,7 @@ export async function startWebhookWorkers(config: WebhookConfig, logger: Logger,
       transferList: [relay.port2],
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
-    const stopRelay = serveIdentityRelay(relay.port1, local.identity);
+    const stopRelay = serveIdentityRelay(relay.port1, local.sources, local.identity);
     worker.once('exit', stopRelay);
     threads.add(worker);
     const ready = new Promise<void>((resolve, reject) => {

@@ -13,6 +13,10 @@ export class MappingSource implements ReflectorHandlers<string> {
   private readonly mapping: KeptConfig<IdentityMapping>;
   private readonly defaults: IdentityDefaults;
   private readonly logger: Logger;
+  /** The `config` text last applied (undefined: no ConfigMap), for mirrors. */
+  private text: string | undefined;
+  /** Told of every text applied or cleared (the webhook's worker threads mirror it). */
+  readonly listeners = new Set<(text: string | undefined) => void>();
 
   constructor(opts: { defaults: IdentityDefaults; logger: Logger; onEvent?: (e: SourceEvent) => void }) {
     this.defaults = opts.defaults;
@@ -24,6 +28,11 @@ export class MappingSource implements ReflectorHandlers<string> {
 
   get current(): IdentityMapping {
     return this.mapping.current;
+  }
+
+  /** The `config` text last applied, undefined when there is no ConfigMap. */
+  get currentText(): string | undefined {
+    return this.text;
   }
 
   /** A reflector that feeds this source from the ConfigMap in `namespace` (not started). */
@@ -58,11 +67,15 @@ export class MappingSource implements ReflectorHandlers<string> {
   private clear(): void {
     if (this.current.size > 0) this.logger.info('mapping ConfigMap removed; no ServiceAccount mappings in force');
     this.mapping.current = IdentityMapping.empty;
+    this.text = undefined;
+    for (const l of this.listeners) l(undefined);
   }
 
   private apply(text: string): void {
     const result = parseIdentityMapping(text, this.defaults);
     this.mapping.offer(result.ok ? { value: result.mapping, warnings: result.warnings } : result);
+    this.text = text;
+    for (const l of this.listeners) l(text);
   }
 }
 

@@ -25,6 +25,12 @@ export interface ServiceAccountCacheOptions {
   readonly onSizeChange?: (size: number) => void;
 }
 
+/** Told of every change of the cache: an entry (undefined: removed), or all of them after a relist. */
+export interface ServiceAccountCacheListener {
+  entry(key: string, value: ServiceAccountIdentity | undefined): void;
+  all(entries: ReadonlyMap<string, ServiceAccountIdentity>): void;
+}
+
 /** The fields the cache keeps of a ServiceAccount: its annotations under the prefix, nothing else. */
 export type CompactServiceAccount = Readonly<Record<string, string>> | undefined;
 
@@ -34,6 +40,8 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
   private readonly opts: ServiceAccountCacheOptions;
   /** Shared by every ServiceAccount without prefixed annotations: most of a large cluster. */
   private readonly plain: ServiceAccountIdentity;
+  /** Who mirrors this cache (the webhook's worker threads, through identity-relay.ts). */
+  readonly listeners = new Set<ServiceAccountCacheListener>();
 
   constructor(opts: ServiceAccountCacheOptions) {
     this.opts = opts;
@@ -57,16 +65,24 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
     this.entries.clear();
     for (const [k, v] of entries) this.entries.set(k, v);
     this.opts.onSizeChange?.(this.entries.size);
+    for (const l of this.listeners) l.all(this.entries);
   }
 
   upsert(key: string, value: ServiceAccountIdentity): void {
     this.entries.set(key, value);
     this.opts.onSizeChange?.(this.entries.size);
+    for (const l of this.listeners) l.entry(key, value);
   }
 
   remove(key: string): void {
     this.entries.delete(key);
     this.opts.onSizeChange?.(this.entries.size);
+    for (const l of this.listeners) l.entry(key, undefined);
+  }
+
+  /** Every entry now (for a new listener). */
+  snapshot(): ReadonlyMap<string, ServiceAccountIdentity> {
+    return this.entries;
   }
 
   /** The cached entry only, no lookup (for the debug endpoint and tests). */
