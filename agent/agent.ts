@@ -4,7 +4,8 @@
 // its Events and metrics; the IRSAChecks kept in step). This file only wires them and runs the loop.
 import type { Logger } from 'pino';
 import { serviceAccountOf, type Resolution } from '../shared/identity/resolver.ts';
-import type { KubeClient } from '../shared/kube/client.ts';
+import { IdentitySources } from '../shared/identity/identity-sources.ts';
+import type { KubeApi } from '../shared/kube/api.ts';
 import type { Reflector } from '../shared/kube/reflector.ts';
 import { checkPodIdentity, type PodCheckDeps } from './checks/pod-check.ts';
 import { identityHealth } from './checks/identity-health.ts';
@@ -23,15 +24,14 @@ import { RateLimiter } from './rate-limiter.ts';
 import { IrsaCheckKeeper } from './report/irsa-checks.ts';
 import { PodVerdicts } from './report/pod-verdicts.ts';
 import { kubeletTokenSource, tokenRequestSource } from './token-source.ts';
-import { EnvSourceReader } from './watch/env-sources.ts';
+import { EnvSourceReader, readEnvSource } from './watch/env-sources.ts';
 import { NodePods } from './watch/pods.ts';
-import { IdentityInputs } from './watch/identity-inputs.ts';
 
 export type { PodVerdict } from './checks/evaluate.ts';
 
 export interface AgentOptions {
   readonly config: AgentConfig;
-  readonly client: KubeClient;
+  readonly api: KubeApi;
   readonly logger: Logger;
   readonly metrics: AgentMetrics;
   readonly random?: () => number;
@@ -43,12 +43,14 @@ export interface AgentOptions {
 }
 
 const CONCURRENCY = 16;
+/** How long a pod check waits for a live ServiceAccount lookup when the watch has not delivered it. */
+const SERVICE_ACCOUNT_LOOKUP_MS = 5_000;
 
 export class Agent {
   private readonly opts: AgentOptions;
   private readonly log: Logger;
   private readonly pods: NodePods;
-  private readonly inputs: IdentityInputs;
+  private readonly inputs: IdentitySources;
   private readonly scheduler: PodScheduler;
   private readonly verdicts: PodVerdicts;
   private readonly keeper: IrsaCheckKeeper;
@@ -63,7 +65,7 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
-    const { config, client, logger, metrics } = opts;
+    const { config, api, logger, metrics } = opts;
     const random = opts.random ?? Math.random;
     const clock = opts.clock ?? systemClock;
     const log = logger.child({ node: config.nodeName });
@@ -71,14 +73,14 @@ export class Agent {
     const policy = { recheckIntervalMs: config.recheckIntervalMs, misconfiguredRecheckIntervalMs: config.misconfiguredRecheckIntervalMs, retryIntervalMs: config.retryIntervalMs };
     this.scheduler = new PodScheduler({ clock, policy, random, concurrency: CONCURRENCY });
     this.events = new EventRecorder({
-      client, nodeName: config.nodeName, logger: log,
+      api, nodeName: config.nodeName, logger: log,
       onEmitted: (type, reason) => metrics.observeEvent(type, reason),
       onDropped: (cause) => metrics.observeEventDropped(cause),
     });
     this.verdicts = new PodVerdicts({ nodeName: config.nodeName, events: this.events, metrics, logger: log });
     const health = new HealthCache({ capacity: config.cacheSize, random, policy, onLookup: (hit) => metrics.observeCacheLookup(hit) });
     const fleet = config.fleet ? new FleetCoordinator({
-      client, nodeName: config.nodeName, logger: log, claimTtlMs: config.claimTimeoutMs, random, policy,
+      api, nodeName: config.nodeName, logger: log, claimTtlMs: config.claimTimeoutMs, random, policy,
       describe: (id, r) => eventMessage({
         reason: r.reason, detail: r.detail, roleArn: id.roleArn, audience: id.audience, namespace: id.namespace, serviceAccount: id.serviceAccount, claims: r.claims,
         ...(r.stsError ? { stsError: r.stsError } : {}), ...(r.diagnosis ? { diagnosis: r.diagnosis } : {}),
@@ -95,10 +97,14 @@ export class Agent {
         },
       },
     });
-    this.podReflector = this.pods.reflector({ client, nodeName: config.nodeName, annotationPrefix: config.identity.annotationPrefix, logger: log });
-    this.inputs = new IdentityInputs({
-      config, client, logger: log,
-      handlers: { serviceAccount: (ns, name) => this.serviceAccountChanged(ns, name), all: () => this.everythingChanged() },
+    this.podReflector = this.pods.reflector({ api, nodeName: config.nodeName, annotationPrefix: config.identity.annotationPrefix, logger: log });
+    // live lookups cover a watch that lags (or is resuming) behind the pods that name a ServiceAccount;
+    // a relist, the mapping or the associations changing: any pod may resolve differently
+    this.inputs = new IdentitySources({
+      api, defaults: config.identity, watchConfigMap: config.watchConfigMap, configMapNamespace: config.configMapNamespace,
+      containerCredentialsFile: config.containerCredentialsFile, lookupGracePeriodMs: SERVICE_ACCOUNT_LOOKUP_MS, logger: log,
+      onServiceAccount: (ns, name) => this.serviceAccountChanged(ns, name),
+      onRelist: () => this.everythingChanged(), onMappingEvent: () => this.everythingChanged(), onCredentialsEvent: () => this.everythingChanged(),
     });
     // one budget for the STS probes and the IAM reads that explain them
     const limiter = new RateLimiter(config.stsQps, config.stsQps * 2);
@@ -112,7 +118,7 @@ export class Agent {
     }) : undefined;
     this.checkDeps = {
       resolver: this.inputs.resolver, clock,
-      tokens: config.tokenSource === 'kubelet' ? kubeletTokenSource(config.kubeletRootDir) : tokenRequestSource(client),
+      tokens: config.tokenSource === 'kubelet' ? kubeletTokenSource(config.kubeletRootDir) : tokenRequestSource(api),
       health: identityHealth({ cache: health, prober: this.prober, diagnoser: this.diagnoser, fleet, metrics, clock, logger: log, hasIdentity: (ns, sa) => this.keeper.has(ns, sa) }),
       policy: { tokenWaitMs: config.tokenWaitMs, retryIntervalMs: config.retryIntervalMs, recheckIntervalMs: config.recheckIntervalMs },
       // what a check resolved (a live read may have updated the cache behind the watch) keeps the
@@ -120,13 +126,14 @@ export class Agent {
       onResolved: (r: Resolution) => {
         if (r.lookup !== undefined && r.lookup !== 'miss') this.keeper.track(r.namespace, r.serviceAccount, r.identity);
       },
-      envSources: new EnvSourceReader({ client, clock, logger: log }),
+      envSources: new EnvSourceReader({ read: readEnvSource(api), clock, logger: log }),
     };
   }
 
   async start(): Promise<void> {
     const { config } = this.opts;
-    await this.inputs.start();
+    await this.inputs.startFiles();
+    await this.inputs.startWatches();
     await this.podReflector.start();
     this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 200);
     this.timer.unref();
@@ -147,7 +154,7 @@ export class Agent {
   }
 
   isReady(): boolean {
-    return this.podReflector.synced && this.inputs.synced;
+    return this.podReflector.synced && this.inputs.notSynced === undefined;
   }
 
   /** Process and watches alive: the pod watch heard from the API server recently. */

@@ -2,14 +2,13 @@
 // post-delete hook, after the agents are gone (so none writes one back), because `helm uninstall`
 // deletes only what the chart itself created and must leave no kube-irsa object behind.
 import { parseCommandLine, processIo, type Command, type CommandIo } from '../shared/cli/command.ts';
-import { describeKubeError, loadKubeClient, statusOf } from '../shared/kube/client.ts';
-import { KUBE_FLAGS, requireApiServer } from '../shared/kube/flags.ts';
-import type { ObjectList } from '../shared/kube/objects.ts';
-import { irsaCheckPath, type IRSACheck } from './fleet.ts';
+import { describeKubeError, loadKubeApi, statusOf, type KubeApi } from '../shared/kube/api.ts';
+import { KUBE_FLAGS, kubeConfigOptions, requireApiServer } from '../shared/kube/flags.ts';
+import { IrsaCheckApi } from './irsa-check-api.ts';
 
 export async function runCleanup(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandLine({
-    name: 'cleanup', usage: 'cleanup [--kubeconfig f] [--kube-api url]',
+    name: 'cleanup', usage: 'cleanup [--kubeconfig f] [--context c] [--kube-api url]',
     description: 'Delete every IRSACheck in the cluster (the Helm chart runs this after `helm uninstall`, once the agents are gone).',
   }, KUBE_FLAGS, argv, io);
   if (typeof parsed === 'number') return parsed;
@@ -20,18 +19,29 @@ export async function runCleanup(argv: readonly string[], io: CommandIo = proces
     io.stderr.write(`kube-irsa cleanup: ${problems.join('; ')}\n`);
     return 1;
   }
-  const client = loadKubeClient({ kubeconfig: v.kubeconfig || undefined, kubeApi: v['kube-api'] || undefined });
+  let api: KubeApi;
   try {
-    const checks = await client.request<ObjectList<IRSACheck>>('GET', irsaCheckPath());
+    api = loadKubeApi(kubeConfigOptions(v));
+  } catch (err) {
+    io.stderr.write(`kube-irsa cleanup: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const checks = new IrsaCheckApi(api);
+  try {
     let deleted = 0;
-    for (const c of checks.items) {
-      try {
-        await client.request('DELETE', irsaCheckPath(c.metadata.namespace, c.metadata.name));
-        deleted++;
-      } catch (err) {
-        if (statusOf(err) !== 404) throw err;
+    let cont: string | undefined;
+    do {
+      const page = await checks.list(cont);
+      for (const c of page.items) {
+        try {
+          await checks.delete(c.metadata.namespace, c.metadata.name);
+          deleted++;
+        } catch (err) {
+          if (statusOf(err) !== 404) throw err;
+        }
       }
-    }
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
     io.stdout.write(`kube-irsa cleanup: deleted ${deleted} IRSACheck${deleted === 1 ? '' : 's'}\n`);
     return 0;
   } catch (err) {
@@ -42,8 +52,6 @@ export async function runCleanup(argv: readonly string[], io: CommandIo = proces
     }
     io.stderr.write(`kube-irsa cleanup: ${describeKubeError(err)}\n`);
     return 2;
-  } finally {
-    client.close();
   }
 }
 

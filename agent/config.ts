@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, type FlagSpecs, type FlagValues } from '../shared/cli/flags.ts';
 import type { IdentityDefaults } from '../shared/identity/annotations.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
-import { KUBE_FLAGS, requireApiServer } from '../shared/kube/flags.ts';
+import { KUBE_FLAGS, kubeConfigOptions, requireApiServer } from '../shared/kube/flags.ts';
+import type { KubeConfigOptions } from '../shared/kube/config.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logging.ts';
 import { stsEndpointProblem } from './core/sts-endpoint.ts';
 
@@ -38,8 +39,8 @@ export type AgentFlagValues = FlagValues<typeof AGENT_FLAGS>;
 
 export interface AgentConfig {
   readonly nodeName: string;
-  readonly kubeconfig: string;
-  readonly kubeApi: string;
+  /** --kubeconfig, --context, --kube-api */
+  readonly kube: KubeConfigOptions;
   readonly identity: IdentityDefaults;
   readonly watchConfigMap: boolean;
   readonly configMapNamespace: string;
@@ -101,7 +102,7 @@ export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = pr
   return {
     notices,
     config: Object.freeze({
-      nodeName, kubeconfig: v.kubeconfig, kubeApi: v['kube-api'], identity,
+      nodeName, kube: kubeConfigOptions(v), identity,
       watchConfigMap: v['watch-config-map'], configMapNamespace: v.namespace, containerCredentialsFile: v['watch-container-credentials-config'],
       tokenSource: v['token-source'] as AgentConfig['tokenSource'], kubeletRootDir: v['kubelet-root-dir'],
       region, stsEndpoint: v['sts-endpoint'] || undefined, issuerCaPems,

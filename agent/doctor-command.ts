@@ -2,6 +2,7 @@
 // step by step with the reason and the fix. Exit 0 healthy, 2 misconfigured, 3 inconclusive,
 // 1 bad usage.
 import { readFile } from 'node:fs/promises';
+import type { CoreV1Event } from '@kubernetes/client-node';
 import pino from 'pino';
 import { parseCommandLine, processIo, type Command, type CommandIo } from '../shared/cli/command.ts';
 import type { FlagSpecs, FlagValues } from '../shared/cli/flags.ts';
@@ -11,10 +12,11 @@ import { ContainerCredentialsConfig } from '../shared/identity/container-credent
 import { readContainerCredentialsFile } from '../shared/identity/container-credentials-source.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
 import { IdentityResolver } from '../shared/identity/resolver.ts';
-import { describeKubeError, loadKubeClient, statusOf, type KubeClient } from '../shared/kube/client.ts';
-import { corePath, type ConfigMap, type Event, type ObjectList, type ServiceAccount } from '../shared/kube/objects.ts';
+import { describeKubeError, loadKubeApi, statusOf, type KubeApi } from '../shared/kube/api.ts';
+import { contextNamespace } from '../shared/kube/config.ts';
+import type { ServiceAccount } from '../shared/kube/objects.ts';
 import { readServiceAccount, ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
-import { KUBE_FLAGS } from '../shared/kube/flags.ts';
+import { KUBE_FLAGS, kubeConfigOptions } from '../shared/kube/flags.ts';
 import { readIssuerCaFiles } from './config.ts';
 import { checkIdentityToken, type TokenCheckResult } from './check-token.ts';
 import { Diagnoser } from './diagnosis/diagnoser.ts';
@@ -22,7 +24,7 @@ import { IamReader } from './diagnosis/iam-reader.ts';
 import { diagnosisFor } from './diagnosis/explain.ts';
 import { diagnosisJson } from './diagnosis/report.ts';
 import { EXIT_CODES, renderReport } from './doctor-report.ts';
-import { irsaCheckPath, type IRSACheck } from './fleet.ts';
+import { IrsaCheckApi } from './irsa-check-api.ts';
 import { stsEndpointProblem } from './core/sts-endpoint.ts';
 import { runFromEnv } from './doctor-from-env.ts';
 import { REASONS } from './core/reasons.ts';
@@ -47,8 +49,8 @@ const DOCTOR_FLAGS = {
 
 export async function runDoctor(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommandLine({
-    name: 'doctor', usage: 'doctor <namespace>/<serviceaccount> [--kubeconfig f] | --token-file <f> --role-arn <arn> [--audience a] [--region r] [--sts-endpoint url] [--iam-reads] | --from-env [--output text|json]',
-    description: 'Runs every check of the agent and prints each check, the reason and the fix.\nWith <namespace>/<serviceaccount>: resolves the identity as the webhook does, mints a token (TokenRequest),\nand adds the shared IRSACheck status and the recent Events of the ServiceAccount.\nWith --from-env (inside the pod): names the provider the SDK\'s default chain picks there (CredentialsShadowed\nwhen it is not web identity) and checks the pod\'s token file (TokenUnreadable when it is missing).\n--sts-endpoint may contain {region}, replaced by the region probed.\nExit code: 0 healthy, 2 misconfigured, 3 inconclusive, 1 bad usage.',
+    name: 'doctor', usage: 'doctor [<namespace>/]<serviceaccount> [--kubeconfig f] [--context c] | --token-file <f> --role-arn <arn> [--audience a] [--region r] [--sts-endpoint url] [--iam-reads] | --from-env [--output text|json]',
+    description: 'Runs every check of the agent and prints each check, the reason and the fix.\nWith [<namespace>/]<serviceaccount> (the namespace defaults to the context\'s, as in kubectl): resolves the identity as the webhook does, mints a token (TokenRequest),\nand adds the shared IRSACheck status and the recent Events of the ServiceAccount.\nWith --from-env (inside the pod): names the provider the SDK\'s default chain picks there (CredentialsShadowed\nwhen it is not web identity) and checks the pod\'s token file (TokenUnreadable when it is missing).\n--sts-endpoint may contain {region}, replaced by the region probed.\nExit code: 0 healthy, 2 misconfigured, 3 inconclusive, 1 bad usage.',
   }, DOCTOR_FLAGS, argv, io);
   if (typeof parsed === 'number') return parsed;
   const v = parsed.values;
@@ -136,39 +138,35 @@ export const doctorCommand: Command = {
 
 type DoctorValues = FlagValues<typeof DOCTOR_FLAGS>;
 
-/** `doctor <namespace>/<serviceaccount>`: the identity as the webhook resolves it, checked with a fresh token. */
+/** `doctor [<namespace>/]<serviceaccount>`: the identity as the webhook resolves it, checked with a fresh token. */
 async function runClusterDoctor(target: string, v: DoctorValues, io: CommandIo): Promise<number> {
-  const m = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(target);
+  const m = /^(?:([a-z0-9-]+)\/)?([a-z0-9.-]+)$/.exec(target);
   if (!m) {
-    io.stderr.write(`kube-irsa doctor: "${target}" is not <namespace>/<serviceaccount>\n`);
+    io.stderr.write(`kube-irsa doctor: "${target}" is not [<namespace>/]<serviceaccount>\n`);
     return 1;
   }
-  const [, namespace = '', name = ''] = m;
   const problems: string[] = [];
   const defaults = identityDefaultsFrom(v, problems, []);
   const caPems = readIssuerCaFiles(v['issuer-ca-file'], problems);
-  let client: KubeClient | undefined;
+  let api: KubeApi | undefined;
   try {
-    client = loadKubeClient({ kubeconfig: v.kubeconfig || undefined, kubeApi: v['kube-api'] || undefined });
+    api = loadKubeApi(kubeConfigOptions(v));
   } catch (err) {
     problems.push((err as Error).message);
   }
-  if (problems.length > 0 || !client) {
+  if (problems.length > 0 || !api) {
     io.stderr.write(problems.map((p) => `kube-irsa doctor: ${p}\n`).join(''));
     return 1;
   }
-  try {
-    return await diagnose(client, namespace, name, v, defaults, caPems, io);
-  } finally {
-    client.close();
-  }
+  const [, namespace = contextNamespace(api.config) ?? 'default', name = ''] = m;
+  return await diagnose(api, namespace, name, v, defaults, caPems, io);
 }
 
-async function diagnose(client: KubeClient, namespace: string, name: string, v: DoctorValues, defaults: IdentityDefaults, caPems: readonly string[], io: CommandIo): Promise<number> {
+async function diagnose(api: KubeApi, namespace: string, name: string, v: DoctorValues, defaults: IdentityDefaults, caPems: readonly string[], io: CommandIo): Promise<number> {
   const target = `${namespace}/${name}`;
   let sa: ServiceAccount;
   try {
-    sa = await readServiceAccount(client)(namespace, name);
+    sa = await readServiceAccount(api)(namespace, name);
   } catch (err) {
     io.stderr.write(`kube-irsa doctor: cannot read ServiceAccount ${target}: ${describeKubeError(err)}\n`);
     return 1;
@@ -176,7 +174,7 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
   let mapping = IdentityMapping.empty;
   if (v['watch-config-map']) {
     try {
-      const cm = await client.get<ConfigMap>(corePath('namespaces', v.namespace, 'configmaps', MAPPING_CONFIG_MAP_NAME));
+      const cm = await api.core.readNamespacedConfigMap({ namespace: v.namespace, name: MAPPING_CONFIG_MAP_NAME });
       const parsed = parseIdentityMapping(cm.data?.[MAPPING_CONFIG_KEY], defaults);
       if (parsed.ok) mapping = parsed.mapping;
       else io.stderr.write(`Warning: the mapping ConfigMap is broken (${parsed.errors.join('; ')}); ignoring it\n`);
@@ -204,7 +202,7 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
   }
   let token: string | undefined;
   try {
-    token = await mintToken(client, namespace, name, identity.audience);
+    token = await mintToken(api, namespace, name, identity.audience);
   } catch (err) {
     io.stderr.write(`kube-irsa doctor: cannot mint a token for ${target} (TokenRequest): ${describeKubeError(err)}\n`);
     return 1;
@@ -215,14 +213,13 @@ async function diagnose(client: KubeClient, namespace: string, name: string, v: 
   }
   const checked = await checkOnce(v, caPems, token, identity.roleArn, identity.audience);
   // both are extras: without the CRD or the right to read Events the report still stands
-  const shared = await client.get<IRSACheck>(irsaCheckPath(namespace, name)).then((o) => o.status, () => undefined);
+  const shared = await new IrsaCheckApi(api).get(namespace, name).then((o) => o?.status, () => undefined);
   // without IAM access of its own, doctor shows what an agent could read (the shared diagnosis)
   const sharedDiagnosis = checked.diagnosis?.cause ? undefined : diagnosisFor(shared?.diagnosis, checked.reason, identity.roleArn);
   const result = sharedDiagnosis?.cause ? { ...checked, diagnosis: sharedDiagnosis } : checked;
-  const events: Event[] = await client.get<ObjectList<Event>>(corePath('namespaces', namespace, 'events'), { fieldSelector: `involvedObject.kind=ServiceAccount,involvedObject.name=${name}` })
-    .then((list) => list.items
-      .sort((a, b) => new Date(String(b.lastTimestamp ?? b.eventTime ?? 0)).getTime() - new Date(String(a.lastTimestamp ?? a.eventTime ?? 0)).getTime())
-      .slice(0, 10), () => []);
+  const when = (e: CoreV1Event): number => new Date(e.lastTimestamp ?? e.eventTime ?? 0).getTime();
+  const events: CoreV1Event[] = await api.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=ServiceAccount,involvedObject.name=${name}` })
+    .then((list) => list.items.sort((a, b) => when(b) - when(a)).slice(0, 10), () => []);
   if (v.output === 'json') {
     io.stdout.write(`${JSON.stringify({
       serviceAccount: target, identity: { roleArn: identity.roleArn, audience: identity.audience, source: identity.source },

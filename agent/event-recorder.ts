@@ -1,11 +1,12 @@
-// Kubernetes Events from the agent (@kubernetes/client-node has no recorder). Repeats of the same
+// Kubernetes Events (core/v1, what kubectl describe shows) from the agent, through client-node's
+// CoreV1Api (it has no recorder). Repeats of the same
 // event on the same object bump its count instead of creating new ones; a token bucket per object
 // (client-go's: burst 25, then one per 5 min) and a bounded queue with one sender keep a broken
 // identity used by many pods from flooding the API server.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { describeKubeError, statusOf, type KubeClient } from '../shared/kube/client.ts';
-import { corePath, type Event } from '../shared/kube/objects.ts';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import { describeKubeError, statusOf, type KubeApi } from '../shared/kube/api.ts';
 import { truncateBytes } from './core/messages.ts';
 
 export interface EventObject {
@@ -29,7 +30,7 @@ interface Sent {
 }
 
 export interface EventRecorderOptions {
-  readonly client: KubeClient;
+  readonly api: KubeApi;
   readonly nodeName: string;
   readonly logger: Logger;
   readonly onEmitted?: (type: EventType, reason: string) => void;
@@ -103,9 +104,11 @@ export class EventRecorder {
       try {
         previous.count++;
         previous.at = now.getTime();
-        await this.opts.client.patch(corePath('namespaces', obj.namespace, 'events', previous.name),
-          [{ op: 'replace', path: '/count', value: previous.count }, { op: 'replace', path: '/lastTimestamp', value: now.toISOString() }],
-          'application/json-patch+json');
+        // a JSON patch (client-node's default patch type for this call)
+        await this.opts.api.core.patchNamespacedEvent({
+          namespace: obj.namespace, name: previous.name,
+          body: [{ op: 'replace', path: '/count', value: previous.count }, { op: 'replace', path: '/lastTimestamp', value: now.toISOString() }],
+        });
         this.opts.onEmitted?.(type, reason);
         return;
       } catch (err) {
@@ -118,18 +121,18 @@ export class EventRecorder {
       }
     }
     const name = `${obj.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`;
-    const body: Event = {
+    const body: CoreV1Event = {
       metadata: { name, namespace: obj.namespace },
       involvedObject: { apiVersion: 'v1', kind: obj.kind, namespace: obj.namespace, name: obj.name, ...(obj.uid ? { uid: obj.uid } : {}) },
       reason, message: note, type,
       source: { component: 'kube-irsa-agent', host: this.opts.nodeName },
       reportingComponent: REPORTING_COMPONENT,
       reportingInstance: `kube-irsa-agent-${this.opts.nodeName}`.slice(0, 128),
-      firstTimestamp: now.toISOString(), lastTimestamp: now.toISOString(), count: 1,
+      firstTimestamp: now, lastTimestamp: now, count: 1,
     };
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        await this.opts.client.create(corePath('namespaces', obj.namespace, 'events'), body);
+        await this.opts.api.core.createNamespacedEvent({ namespace: obj.namespace, body });
         this.sent.set(dedupeKey, { name, count: 1, at: now.getTime() });
         if (this.sent.size > 10_000) this.sent.delete(this.sent.keys().next().value ?? '');
         this.opts.onEmitted?.(type, reason);

@@ -3,49 +3,15 @@
 // probe with optimistic concurrency (resourceVersion) and the others wait for its result. A claim
 // expires, so an agent killed mid-probe never leaves an identity unchecked.
 import type { Logger } from 'pino';
-import { describeKubeError, statusOf, type KubeClient } from '../shared/kube/client.ts';
-import { apiPath, type ObjectList } from '../shared/kube/objects.ts';
+import { describeKubeError, statusOf, type KubeApi } from '../shared/kube/api.ts';
+import { IrsaCheckApi, type IRSACheck, type IRSACheckStatus } from './irsa-check-api.ts';
 import type { TokenCheckResult } from './check-token.ts';
 import { REASONS, type Reason } from './core/reasons.ts';
 import type { IdentityDiagnosis } from './diagnosis/explain.ts';
 import type { IdentityKey } from './health-cache.ts';
 import { nextCheckDelay, nextStreak, type SchedulePolicy } from './checks/schedule.ts';
 
-export const IRSACHECK = { group: 'kube-irsa.io', version: 'v1alpha1', plural: 'irsachecks', kind: 'IRSACheck' } as const;
-
-/** The API path of IRSAChecks: all of them, a namespace's, or one (and its subresource). */
-export function irsaCheckPath(namespace?: string, name?: string, subresource?: string): string {
-  const base = `/apis/${IRSACHECK.group}/${IRSACHECK.version}`;
-  if (namespace === undefined) return `${base}/${IRSACHECK.plural}`;
-  return apiPath(base, 'namespaces', namespace, IRSACHECK.plural, ...(name === undefined ? [] : [name]), ...(subresource ? [subresource] : []));
-}
-
-export interface IRSACheckStatus {
-  roleArn?: string;
-  audience?: string;
-  issuer?: string;
-  subject?: string;
-  health?: 'Healthy' | 'Misconfigured' | 'Unknown';
-  reason?: string;
-  cause?: string;
-  message?: string;
-  diagnosis?: IdentityDiagnosis; // with cause: from IAM, shared so agents read IAM once per TTL per identity
-  lastProbeTime?: string;
-  lastProbeNode?: string;
-  lastProbe?: { reason?: string; detail?: string; stsCode?: string; stsMessage?: string; keyId?: string };
-  nextProbeAfter?: string;
-  streak?: number;
-  claim?: { holder?: string; expiresAt?: string };
-  conditions?: Array<{ type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string; lastTransitionTime: string; observedGeneration?: number }>;
-}
-
-export interface IRSACheck {
-  apiVersion?: string;
-  kind?: string;
-  metadata: { name: string; namespace: string; resourceVersion?: string; generation?: number };
-  spec: { serviceAccountName: string };
-  status?: IRSACheckStatus;
-}
+export { IRSACHECK, type IRSACheck, type IRSACheckStatus } from './irsa-check-api.ts';
 
 export interface FleetOutcome {
   readonly result: TokenCheckResult;
@@ -56,7 +22,7 @@ export interface FleetOutcome {
 }
 
 export interface FleetOptions {
-  readonly client: KubeClient;
+  readonly api: KubeApi;
   readonly nodeName: string;
   readonly logger: Logger;
   readonly policy: SchedulePolicy;
@@ -70,13 +36,13 @@ export interface FleetOptions {
 const iso = (ms: number): string => new Date(ms).toISOString();
 const time = (s: string | undefined): number => (s ? Date.parse(s) : 0);
 export class FleetCoordinator {
-  private readonly api: KubeClient;
+  private readonly api: IrsaCheckApi;
   private readonly opts: FleetOptions;
   private unavailable = false;
 
   constructor(opts: FleetOptions) {
     this.opts = opts;
-    this.api = opts.client;
+    this.api = new IrsaCheckApi(opts.api);
   }
 
   /** False once the API server said it does not know IRSACheck (the CRD is not installed). */
@@ -84,25 +50,14 @@ export class FleetCoordinator {
     return !this.unavailable;
   }
 
-  private async get(namespace: string, name: string): Promise<IRSACheck | undefined> {
-    try {
-      return await this.api.get<IRSACheck>(irsaCheckPath(namespace, name));
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    }
-  }
-
   private async getOrCreate(namespace: string, name: string): Promise<IRSACheck> {
-    const existing = await this.get(namespace, name);
+    const existing = await this.api.get(namespace, name);
     if (existing) return existing;
     try {
-      return await this.api.create<IRSACheck>(irsaCheckPath(namespace), {
-        apiVersion: `${IRSACHECK.group}/${IRSACHECK.version}`, kind: IRSACHECK.kind, metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'kube-irsa' } }, spec: { serviceAccountName: name },
-      });
+      return await this.api.create(namespace, name);
     } catch (err) {
       if (statusOf(err) === 409) {
-        const created = await this.get(namespace, name);
+        const created = await this.api.get(namespace, name);
         if (created) return created;
       }
       throw err;
@@ -110,7 +65,7 @@ export class FleetCoordinator {
   }
 
   private async writeStatus(obj: IRSACheck, status: IRSACheckStatus): Promise<IRSACheck> {
-    return await this.api.replace<IRSACheck>(irsaCheckPath(obj.metadata.namespace, obj.metadata.name, 'status'), { ...obj, status });
+    return await this.api.replaceStatus({ ...obj, status });
   }
 
   private reusable(st: IRSACheckStatus | undefined, id: IdentityKey, kid: string | undefined, now: number): boolean {
@@ -217,7 +172,7 @@ export class FleetCoordinator {
   async forget(namespace: string, serviceAccount: string): Promise<void> {
     if (this.unavailable) return;
     try {
-      await this.api.delete(irsaCheckPath(namespace, serviceAccount));
+      await this.api.delete(namespace, serviceAccount);
       this.opts.logger.info({ namespace, serviceAccount }, 'IRSACheck removed: the ServiceAccount has no AWS identity any more');
     } catch (err) {
       if (statusOf(err) !== 404) this.opts.logger.warn({ err: describeKubeError(err), namespace, serviceAccount }, 'could not remove an IRSACheck');
@@ -230,13 +185,13 @@ export class FleetCoordinator {
     let removed = 0;
     let cont: string | undefined;
     do {
-      const page = await this.api.get<ObjectList<IRSACheck>>(irsaCheckPath(), { limit: 500, continue: cont });
+      const page = await this.api.list(cont);
       for (const obj of page.items) {
         const st = obj.status;
         const last = time(st?.lastProbeTime) || 0;
         if (Date.now() - last < staleAfterMs || time(st?.claim?.expiresAt) > Date.now()) continue;
         try {
-          await this.api.delete(irsaCheckPath(obj.metadata.namespace, obj.metadata.name), { preconditions: { resourceVersion: obj.metadata.resourceVersion } });
+          await this.api.delete(obj.metadata.namespace, obj.metadata.name, obj.metadata.resourceVersion);
           removed++;
         } catch (err) {
           if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;

@@ -1,7 +1,7 @@
 // `kube-irsa agent`: wiring only. Flags → config; the agent; its HTTP server; SIGTERM stops both.
 import type { Command } from '../shared/cli/command.ts';
 import { runService } from '../shared/cli/service.ts';
-import { loadKubeClient } from '../shared/kube/client.ts';
+import { loadKubeApi } from '../shared/kube/api.ts';
 import type { Logger } from '../shared/logging.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { VERSION } from '../shared/version.ts';
@@ -17,10 +17,10 @@ export interface RunningAgent {
 }
 
 export async function startAgent(config: AgentConfig, logger: Logger, random?: () => number, extra: Pick<AgentOptions, 'awsCredentials'> = {}): Promise<RunningAgent> {
-  const client = loadKubeClient({ kubeconfig: config.kubeconfig || undefined, kubeApi: config.kubeApi || undefined });
+  const api = loadKubeApi(config.kube);
   const registry = createRegistry('agent');
   const metrics = createAgentMetrics(registry, config.nodeName);
-  const agent = new Agent({ config, client, logger, metrics, ...(random ? { random } : {}), ...extra });
+  const agent = new Agent({ config, api, logger, metrics, ...(random ? { random } : {}), ...extra });
   const app = buildAgentApp({ registry, logger, healthy: () => agent.isHealthy(), ready: () => agent.isReady() });
   await app.listen({ port: config.port, host: config.bindAddress || '::' });
   const port = (app.server.address() as { port: number }).port;
@@ -31,7 +31,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, random?: (
     async stop() {
       await agent.stop();
       await app.close();
-      client.close();
+      await api.close();
     },
   };
 }

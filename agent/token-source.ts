@@ -3,8 +3,7 @@
 // bound to the pod, so a pod can be checked before it runs. Tokens stay in memory only.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describeKubeError, type KubeClient } from '../shared/kube/client.ts';
-import { corePath, type TokenRequest } from '../shared/kube/objects.ts';
+import { describeKubeError, type KubeApi } from '../shared/kube/api.ts';
 import { serviceAccountOf } from '../shared/identity/resolver.ts';
 import type { AgentPod, TokenLocation } from './core/pod-checks.ts';
 
@@ -49,19 +48,20 @@ export const MINTED_TOKEN_SECONDS = 600;
  * Mints a token of `serviceAccount` for `audience` through TokenRequest, living MINTED_TOKEN_SECONDS
  * and, for a pod's check, bound to that pod. Undefined when the API server returned no token.
  */
-export async function mintToken(client: KubeClient, namespace: string, serviceAccount: string, audience: string, boundPod?: { name: string; uid: string }): Promise<string | undefined> {
-  const res = await client.create<TokenRequest>(corePath('namespaces', namespace, 'serviceaccounts', serviceAccount, 'token'), {
-    spec: { audiences: [audience], expirationSeconds: MINTED_TOKEN_SECONDS, ...(boundPod ? { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', ...boundPod } } : {}) },
-  } satisfies TokenRequest);
+export async function mintToken(api: KubeApi, namespace: string, serviceAccount: string, audience: string, boundPod?: { name: string; uid: string }): Promise<string | undefined> {
+  const res = await api.core.createNamespacedServiceAccountToken({
+    namespace, name: serviceAccount,
+    body: { spec: { audiences: [audience], expirationSeconds: MINTED_TOKEN_SECONDS, ...(boundPod ? { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', ...boundPod } } : {}) } },
+  });
   return res.status?.token || undefined;
 }
 
-export function tokenRequestSource(client: KubeClient): TokenSource {
+export function tokenRequestSource(api: KubeApi): TokenSource {
   return {
     kind: 'token-request',
     async read(pod, _location, audience) {
       try {
-        const token = await mintToken(client, pod.metadata?.namespace ?? '', serviceAccountOf(pod), audience, { name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
+        const token = await mintToken(api, pod.metadata?.namespace ?? '', serviceAccountOf(pod), audience, { name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
         return token ? { ok: true, token } : { ok: false, detail: 'the TokenRequest returned no token' };
       } catch (err) {
         return { ok: false, refused: true, detail: `TokenRequest failed: ${describeKubeError(err)}` };

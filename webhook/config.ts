@@ -5,7 +5,8 @@ import { ConfigError, type FlagSpecs, type FlagValues } from '../shared/cli/flag
 import { availableParallelism } from 'node:os';
 import type { IdentityDefaults } from '../shared/identity/annotations.ts';
 import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.ts';
-import { KUBE_FLAGS, requireApiServer } from '../shared/kube/flags.ts';
+import { KUBE_FLAGS, kubeConfigOptions, requireApiServer } from '../shared/kube/flags.ts';
+import type { KubeConfigOptions } from '../shared/kube/config.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logging.ts';
 import type { MutationSettings } from './core/patch.ts';
 import { resolveTlsOptions, type TlsPolicy } from './tls-policy.ts';
@@ -63,8 +64,8 @@ export interface WebhookConfig {
   readonly port: number;
   readonly metricsPort: number;
   readonly bindAddress: string;
-  readonly kubeconfig: string;
-  readonly kubeApi: string;
+  /** --kubeconfig, --context, --kube-api */
+  readonly kube: KubeConfigOptions;
   readonly tlsCertFile: string;
   readonly tlsKeyFile: string;
   readonly tls: TlsPolicy;
@@ -113,8 +114,7 @@ export function buildWebhookConfig(v: WebhookFlagValues, given: ReadonlySet<stri
     port: v.port,
     metricsPort: v['metrics-port'],
     bindAddress: v['bind-address'],
-    kubeconfig: v.kubeconfig,
-    kubeApi: v['kube-api'],
+    kube: kubeConfigOptions(v),
     tlsCertFile: v['tls-cert'],
     tlsKeyFile: v['tls-key'],
     tls: tls.policy,

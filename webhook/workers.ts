@@ -1,17 +1,19 @@
 // --workers N: the main thread and N-1 worker threads of one process serve admissions on the same
 // port (SO_REUSEPORT: the kernel spreads connections), so TLS and admissions use every core while
 // the process keeps one copy of Node itself (processes of node:cluster cost ~60 MiB each, measured
-// in test/bench). Each thread keeps its own caches. The main thread also serves /metrics (process
-// metrics plus every thread's metrics summed), starts a thread again if one dies, and stops them
-// all on SIGTERM.
+// in test/bench). Only the main thread holds the API client and the watches: the worker threads
+// admit from a mirror of its caches (identity-relay.ts). The main thread also serves /metrics (process metrics plus
+// every thread's metrics summed), starts a thread again if one dies, and stops them all on SIGTERM.
 import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Logger } from '../shared/logging.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { VERSION } from '../shared/version.ts';
+import type { MessagePort } from 'node:worker_threads';
 import type { WebhookConfig } from './config.ts';
 import type { RunningWebhook, StartOptions } from './running.ts';
+import { serveIdentityRelay } from './identity-relay.ts';
 import { buildAggregatedMetricsApp } from './server.ts';
 
 /** A thread's metrics as prom-client's getMetricsAsJSON gives them (structured-cloneable). */
@@ -27,6 +29,8 @@ export type FromWorker =
 
 export interface WorkerData {
   readonly config: WebhookConfig;
+  /** The worker's end of its identity mirror (identity-relay.ts). */
+  readonly identity: MessagePort;
 }
 
 const WORKER_ENTRY = new URL(`./worker-thread.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
@@ -47,10 +51,14 @@ export async function startWebhookWorkers(config: WebhookConfig, logger: Logger,
   const port = local.port;
 
   const spawn = async (): Promise<Worker> => {
+    const relay = new MessageChannel();
     const worker = new Worker(WORKER_ENTRY, {
-      workerData: { config: { ...config, port } } satisfies WorkerData,
+      workerData: { config: { ...config, port }, identity: relay.port2 } satisfies WorkerData,
+      transferList: [relay.port2],
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
+    const stopRelay = serveIdentityRelay(relay.port1, local.sources, local.identity);
+    worker.once('exit', stopRelay);
     threads.add(worker);
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {

@@ -4,8 +4,7 @@
 // chart's agent.inspectEnvFromSecrets (docs/security.md); a refused read makes the source unknown
 // (not inspected) and is not retried for a while.
 import type { Logger } from 'pino';
-import { describeKubeError, statusOf, type KubeClient } from '../../shared/kube/client.ts';
-import { corePath, type ConfigMap, type Secret } from '../../shared/kube/objects.ts';
+import { describeKubeError, statusOf, type KubeApi } from '../../shared/kube/api.ts';
 import { SHADOWING_VARIABLES, type EnvSourceKind } from '../core/shadowed-credentials.ts';
 import type { Clock } from '../checks/schedule.ts';
 
@@ -18,12 +17,24 @@ export function credentialKeyNames(keys: readonly string[]): string[] {
   return keys.filter((k) => SHADOWING_VARIABLES.some((v) => v.endsWith(k)));
 }
 
+/** What a read of a source returns: its keys (values are dropped at once). */
+export interface EnvSourceData {
+  readonly data?: Readonly<Record<string, string>> | undefined;
+  readonly binaryData?: Readonly<Record<string, string>> | undefined;
+}
+
+export type ReadEnvSource = (namespace: string, kind: EnvSourceKind, name: string) => Promise<EnvSourceData>;
+
+/** The reads through client-node's typed API. */
+export const readEnvSource = (api: Pick<KubeApi, 'core'>): ReadEnvSource => (namespace, kind, name) =>
+  kind === 'Secret' ? api.core.readNamespacedSecret({ namespace, name }) : api.core.readNamespacedConfigMap({ namespace, name });
+
 export class EnvSourceReader {
   private readonly cache = new Map<string, { keys: readonly string[] | undefined; at: number }>();
   private readonly refusedUntil = new Map<EnvSourceKind, number>();
-  private readonly opts: { client: KubeClient; clock: Clock; logger: Logger };
+  private readonly opts: { read: ReadEnvSource; clock: Clock; logger: Logger };
 
-  constructor(opts: { client: KubeClient; clock: Clock; logger: Logger }) {
+  constructor(opts: { read: ReadEnvSource; clock: Clock; logger: Logger }) {
     this.opts = opts;
   }
 
@@ -42,8 +53,8 @@ export class EnvSourceReader {
     if (cached && now - cached.at < TTL_MS) return cached.keys;
     let keys: readonly string[] | undefined;
     try {
-      const object = await this.opts.client.get<ConfigMap | Secret>(corePath('namespaces', namespace, kind === 'Secret' ? 'secrets' : 'configmaps', name));
-      keys = credentialKeyNames([...Object.keys(object.data ?? {}), ...Object.keys((object as ConfigMap).binaryData ?? {})]);
+      const object = await this.opts.read(namespace, kind, name);
+      keys = credentialKeyNames([...Object.keys(object.data ?? {}), ...Object.keys(object.binaryData ?? {})]);
     } catch (err) {
       const status = statusOf(err);
       if (status === 403) {

@@ -2,7 +2,7 @@
 // the checks read), with the time its uid was first seen. Finished and terminating pods are gone.
 import type { Logger } from 'pino';
 import { INJECTED_ANNOTATION, SKIP_LABEL } from '../../shared/identity/injection.ts';
-import type { KubeClient } from '../../shared/kube/client.ts';
+import type { KubeApi } from '../../shared/kube/api.ts';
 import { corePath, type Pod } from '../../shared/kube/objects.ts';
 import { createReflector, type Reflector } from '../../shared/kube/reflector.ts';
 import type { AgentPod } from '../core/pod-checks.ts';
@@ -96,9 +96,11 @@ export class NodePods {
   }
 
   /** The watch that feeds this store (not started). */
-  reflector(opts: { client: KubeClient; nodeName: string; annotationPrefix: string; logger: Logger }): Reflector {
+  reflector(opts: { api: KubeApi; nodeName: string; annotationPrefix: string; logger: Logger }): Reflector {
+    const { api } = opts;
     return createReflector<Pod, AgentPod>({
-      client: opts.client, resource: 'pods', path: corePath('pods'), fieldSelector: `spec.nodeName=${opts.nodeName}`, logger: opts.logger,
+      api, resource: 'pods', list: (r) => api.core.listPodForAllNamespaces(r), watchPath: corePath('pods'),
+      fieldSelector: `spec.nodeName=${opts.nodeName}`, logger: opts.logger,
       transform: (p) => compactPod(p, opts.annotationPrefix), handlers: this,
     });
   }

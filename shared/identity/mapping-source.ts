@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { IdentityDefaults } from './annotations.ts';
 import { IdentityMapping, MAPPING_CONFIG_KEY, MAPPING_CONFIG_MAP_NAME, parseIdentityMapping } from './config-map.ts';
-import type { KubeClient } from '../kube/client.ts';
+import type { KubeApi } from '../kube/api.ts';
 import { corePath, type ConfigMap } from '../kube/objects.ts';
 import { createReflector, type Reflector, type ReflectorHandlers } from '../kube/reflector.ts';
 import { KeptConfig, type SourceEvent } from './kept-config.ts';
@@ -13,6 +13,10 @@ export class MappingSource implements ReflectorHandlers<string> {
   private readonly mapping: KeptConfig<IdentityMapping>;
   private readonly defaults: IdentityDefaults;
   private readonly logger: Logger;
+  /** The `config` text last applied (undefined: no ConfigMap), for mirrors. */
+  private text: string | undefined;
+  /** Told of every text applied or cleared (the webhook's worker threads mirror it). */
+  readonly listeners = new Set<(text: string | undefined) => void>();
 
   constructor(opts: { defaults: IdentityDefaults; logger: Logger; onEvent?: (e: SourceEvent) => void }) {
     this.defaults = opts.defaults;
@@ -26,10 +30,16 @@ export class MappingSource implements ReflectorHandlers<string> {
     return this.mapping.current;
   }
 
+  /** The `config` text last applied, undefined when there is no ConfigMap. */
+  get currentText(): string | undefined {
+    return this.text;
+  }
+
   /** A reflector that feeds this source from the ConfigMap in `namespace` (not started). */
-  reflector(opts: { client: KubeClient; namespace: string }): Reflector {
-    return createReflector({
-      client: opts.client, resource: 'configmaps', path: corePath('namespaces', opts.namespace, 'configmaps'),
+  reflector(opts: { api: KubeApi; namespace: string }): Reflector {
+    const { api, namespace } = opts;
+    return createReflector<ConfigMap, string>({
+      api, resource: 'configmaps', list: (r) => api.core.listNamespacedConfigMap({ namespace, ...r }), watchPath: corePath('namespaces', namespace, 'configmaps'),
       fieldSelector: `metadata.name=${MAPPING_CONFIG_MAP_NAME}`, logger: this.logger,
       transform: this.transform, handlers: this,
     });
@@ -57,11 +67,15 @@ export class MappingSource implements ReflectorHandlers<string> {
   private clear(): void {
     if (this.current.size > 0) this.logger.info('mapping ConfigMap removed; no ServiceAccount mappings in force');
     this.mapping.current = IdentityMapping.empty;
+    this.text = undefined;
+    for (const l of this.listeners) l(undefined);
   }
 
   private apply(text: string): void {
     const result = parseIdentityMapping(text, this.defaults);
     this.mapping.offer(result.ok ? { value: result.mapping, warnings: result.warnings } : result);
+    this.text = text;
+    for (const l of this.listeners) l(text);
   }
 }
 

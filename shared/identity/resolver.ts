@@ -45,6 +45,9 @@ export interface IdentityResolverOptions {
   readonly containerCredentials?: () => ContainerCredentialsConfig;
 }
 
+/** What admission needs of a resolver: the pod's identity (the webhook's worker threads ask the main thread's). */
+export type PodResolver = Pick<IdentityResolver, 'resolvePod'>;
+
 export class IdentityResolver {
   private readonly opts: IdentityResolverOptions;
 

@@ -3,8 +3,8 @@
 // up live, bounded by the grace period, and concurrent admissions share one lookup.
 import type { Logger } from 'pino';
 import { annotationsUnderPrefix, parseServiceAccountAnnotations, type IdentityDefaults, type ServiceAccountIdentity } from './annotations.ts';
-import { describeKubeError, statusOf, type KubeClient } from '../kube/client.ts';
-import { corePath, type ServiceAccount } from '../kube/objects.ts';
+import { describeKubeError, statusOf, type KubeApi } from '../kube/api.ts';
+import type { ServiceAccount } from '../kube/objects.ts';
 import type { ReflectorHandlers } from '../kube/reflector.ts';
 
 export type LookupOutcome = 'hit' | 'live-found' | 'live-not-found' | 'live-error' | 'live-timeout' | 'miss';
@@ -25,6 +25,12 @@ export interface ServiceAccountCacheOptions {
   readonly onSizeChange?: (size: number) => void;
 }
 
+/** Told of every change of the cache: an entry (undefined: removed), or all of them after a relist. */
+export interface ServiceAccountCacheListener {
+  entry(key: string, value: ServiceAccountIdentity | undefined): void;
+  all(entries: ReadonlyMap<string, ServiceAccountIdentity>): void;
+}
+
 /** The fields the cache keeps of a ServiceAccount: its annotations under the prefix, nothing else. */
 export type CompactServiceAccount = Readonly<Record<string, string>> | undefined;
 
@@ -34,6 +40,8 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
   private readonly opts: ServiceAccountCacheOptions;
   /** Shared by every ServiceAccount without prefixed annotations: most of a large cluster. */
   private readonly plain: ServiceAccountIdentity;
+  /** Who mirrors this cache (the webhook's worker threads, through identity-relay.ts). */
+  readonly listeners = new Set<ServiceAccountCacheListener>();
 
   constructor(opts: ServiceAccountCacheOptions) {
     this.opts = opts;
@@ -57,16 +65,24 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
     this.entries.clear();
     for (const [k, v] of entries) this.entries.set(k, v);
     this.opts.onSizeChange?.(this.entries.size);
+    for (const l of this.listeners) l.all(this.entries);
   }
 
   upsert(key: string, value: ServiceAccountIdentity): void {
     this.entries.set(key, value);
     this.opts.onSizeChange?.(this.entries.size);
+    for (const l of this.listeners) l.entry(key, value);
   }
 
   remove(key: string): void {
     this.entries.delete(key);
     this.opts.onSizeChange?.(this.entries.size);
+    for (const l of this.listeners) l.entry(key, undefined);
+  }
+
+  /** Every entry now (for a new listener). */
+  snapshot(): ReadonlyMap<string, ServiceAccountIdentity> {
+    return this.entries;
   }
 
   /** The cached entry only, no lookup (for the debug endpoint and tests). */
@@ -127,5 +143,5 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
 }
 
 /** The live lookup of ServiceAccountCacheOptions.read through the API. */
-export const readServiceAccount = (client: KubeClient) => (namespace: string, name: string): Promise<ServiceAccount> =>
-  client.get<ServiceAccount>(corePath('namespaces', namespace, 'serviceaccounts', name));
+export const readServiceAccount = (api: KubeApi) => (namespace: string, name: string): Promise<ServiceAccount> =>
+  api.core.readNamespacedServiceAccount({ namespace, name });

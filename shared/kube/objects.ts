@@ -1,5 +1,5 @@
-// The parts of Kubernetes objects kube-irsa reads and writes, as the API server's JSON spells them.
-// Only the fields used here are typed; everything else passes through untouched.
+// The parts of Kubernetes objects kube-irsa reads, as both a watch (JSON) and client-node's typed
+// lists (its models, timestamps as Date) deliver them: what the caches keep is made from these.
 
 export interface ObjectMeta {
   name?: string;
@@ -9,18 +9,8 @@ export interface ObjectMeta {
   generation?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-  deletionTimestamp?: string;
-  creationTimestamp?: string;
-}
-
-export interface ListMeta {
-  resourceVersion?: string;
-  continue?: string;
-}
-
-export interface ObjectList<T> {
-  items: T[];
-  metadata?: ListMeta;
+  deletionTimestamp?: string | Date;
+  creationTimestamp?: string | Date;
 }
 
 export interface ServiceAccount {
@@ -80,35 +70,6 @@ export interface Pod {
     volumes?: Volume[];
   };
   status?: { phase?: string };
-}
-
-export interface ObjectReference {
-  apiVersion?: string;
-  kind?: string;
-  namespace?: string;
-  name?: string;
-  uid?: string;
-}
-
-/** core/v1 Event (the API kubectl describe shows). */
-export interface Event {
-  metadata?: ObjectMeta;
-  involvedObject: ObjectReference;
-  reason?: string;
-  message?: string;
-  type?: string;
-  source?: { component?: string; host?: string };
-  reportingComponent?: string;
-  reportingInstance?: string;
-  firstTimestamp?: string;
-  lastTimestamp?: string;
-  eventTime?: string;
-  count?: number;
-}
-
-export interface TokenRequest {
-  spec: { audiences: string[]; expirationSeconds?: number; boundObjectRef?: ObjectReference };
-  status?: { token?: string; expirationTimestamp?: string };
 }
 
 /** Builds an API path from segments, escaping each one (names come from user objects). */

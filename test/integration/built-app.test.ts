@@ -1,9 +1,10 @@
-// The app as the image ships it (Dockerfile stage 1: tsconfig.build.json, JavaScript only) runs
-// the same as the checkout: the launcher picks the .js entry, the webhook admits through the real
-// API server's data, and offline commands print what the sources print.
+// The app as the image ships it (Dockerfile stage 1: scripts/bundle.ts, bundled JavaScript only)
+// runs the same as the checkout: the launcher picks the .js entry, the webhook admits through the
+// real API server's data, offline commands print what the sources print, and the source maps lead
+// back to the TypeScript sources (the launcher runs the bundle with --enable-source-maps).
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { globSync } from 'node:fs';
+import { globSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,10 +33,20 @@ describe('the built app (image layout)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('only JavaScript is shipped, and the launcher runs it', async () => {
+  test('only bundled JavaScript is shipped (no dependency installed), and the launcher runs it', async () => {
     const app = path.join(dir, 'app');
-    assert.deepEqual(globSync('**/*.ts', { cwd: app, exclude: (f) => f === 'node_modules' }), []);
-    assert.ok(globSync('**/*.js', { cwd: app, exclude: (f) => f === 'node_modules' }).length > 40);
+    const ours = (f: string) => f === 'node_modules';
+    assert.deepEqual(globSync('**/*.ts', { cwd: app, exclude: ours }), []);
+    assert.deepEqual(globSync('node_modules/*', { cwd: app }), ['node_modules/node'], 'only Node itself, which the image\'s base provides');
+    const js = globSync('**/*.js', { cwd: app, exclude: ours });
+    assert.ok(js.includes('bin/kube-irsa.js') && js.includes('bin/worker-thread.js'), js.join(', '));
+    const maps = globSync('bin/*.js.map', { cwd: app });
+    assert.ok(maps.includes('bin/kube-irsa.js.map') && maps.includes('bin/worker-thread.js.map'), maps.join(', '));
+    const sources = maps.flatMap((f) => (JSON.parse(readFileSync(path.join(app, f), 'utf8')) as { sources: string[] }).sources);
+    assert.deepEqual(sources.filter((s) => s.includes('node_modules')), [], 'the maps hold kube-irsa\'s own sources only');
+    for (const source of ['bin/kube-irsa.ts', 'webhook/worker-thread.ts', 'shared/kube/reflector.ts', 'agent/agent.ts']) {
+      assert.ok(sources.some((s) => s.endsWith(source)), `the maps lead back to ${source}`);
+    }
     const [built, source] = await Promise.all([run(cli, ['version']), run(SOURCE_CLI, ['version'])]);
     assert.equal(built.stdout, source.stdout);
   });

@@ -3,7 +3,7 @@
 // The same function serves the HTTP webhook and `kube-irsa mutate`.
 import type { Logger } from 'pino';
 import type { ResolvedIdentity } from '../../shared/identity/resolve.ts';
-import type { IdentityResolver } from '../../shared/identity/resolver.ts';
+import type { PodResolver } from '../../shared/identity/resolver.ts';
 import { buildPodPatch, type MutationSettings } from '../core/patch.ts';
 import { isObject, type PodLike } from '../core/pod.ts';
 import { applyPodOverrides } from '../core/pod-overrides.ts';
@@ -15,7 +15,7 @@ export type AdmissionOutcome = 'mutated' | 'unchanged' | 'no-identity' | 'not-a-
 
 export interface AdmissionDeps {
   /** The one identity resolver the agent and the CLI ask too. */
-  readonly resolver: IdentityResolver;
+  readonly resolver: PodResolver;
   readonly settings: MutationSettings;
 }
 

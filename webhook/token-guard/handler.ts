@@ -2,7 +2,7 @@
 // ValidatingWebhookConfiguration's matchConditions send only the agent's user here) is turned into
 // the facts decide.ts needs — the requester's node, the bound pod as it is now, the audiences the
 // pod uses — and answered allowed or denied with the rule that refused it.
-import { serviceAccountOf, type IdentityResolver } from '../../shared/identity/resolver.ts';
+import { serviceAccountOf, type PodResolver } from '../../shared/identity/resolver.ts';
 import { allow, deny, type AdmissionRequest, type AdmissionVerdict } from '../admission/review.ts';
 import { isObject } from '../core/pod.ts';
 import { decideTokenRequest, NODE_NAME_EXTRA, type BoundPod, type TokenDecision } from './decide.ts';
@@ -20,7 +20,7 @@ export interface GuardedPod {
 export interface TokenGuardDeps {
   /** The pod now, or undefined when it does not exist (other errors throw: the API server then fails closed). */
   getPod(namespace: string, name: string): Promise<GuardedPod | undefined>;
-  readonly resolver: IdentityResolver;
+  readonly resolver: PodResolver;
 }
 
 export interface TokenGuardResult {
@@ -46,7 +46,7 @@ export async function guardTokenRequest(req: AdmissionRequest, deps: TokenGuardD
 }
 
 /** The pod's own token audiences, plus the one its identity resolves to (a pod the webhook missed). */
-async function boundPodFacts(pod: GuardedPod, namespace: string, resolver: IdentityResolver): Promise<BoundPod> {
+async function boundPodFacts(pod: GuardedPod, namespace: string, resolver: PodResolver): Promise<BoundPod> {
   const audiences = new Set<string>();
   for (const v of pod.spec?.volumes ?? []) {
     for (const s of v.projected?.sources ?? []) {

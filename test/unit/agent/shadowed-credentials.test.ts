@@ -9,7 +9,7 @@ import { stsFailureOf } from '../../../agent/core/verdicts.ts';
 import type { AgentPod } from '../../../agent/core/pod-checks.ts';
 import { winningProvider } from '../../../agent/core/winning-provider.ts';
 import { credentialKeyNames, EnvSourceReader } from '../../../agent/watch/env-sources.ts';
-import { KubeApiError, type KubeClient } from '../../../shared/kube/client.ts';
+import { ApiException } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { compactPod } from '../../../agent/watch/pods.ts';
 
@@ -129,22 +129,20 @@ describe('envFrom sources read by key name', () => {
   test('only credential-like names are kept; a missing source sets nothing; a refused kind is not asked again for a while', async () => {
     const asked: string[] = [];
     let now = 0;
-    const client = {
-      get: (p: string) => {
-        asked.push(p);
-        if (p.endsWith('/secrets/keys')) throw new KubeApiError(403, 'secrets "keys" is forbidden');
-        if (p.endsWith('/configmaps/gone')) throw new KubeApiError(404, 'not found');
-        return Promise.resolve({ data: { AWS_PROFILE: 'prod', LOG_LEVEL: 'debug' }, binaryData: { SECRET_ACCESS_KEY: 'eA==' } });
-      },
-    } as unknown as KubeClient;
+    const read = (namespace: string, kind: string, name: string) => {
+      asked.push(`${namespace}/${kind}/${name}`);
+      if (kind === 'Secret' && name === 'keys') return Promise.reject(new ApiException(403, 'forbidden', JSON.stringify({ message: 'secrets "keys" is forbidden' }), {}));
+      if (name === 'gone') return Promise.reject(new ApiException(404, 'not found', JSON.stringify({ message: 'not found' }), {}));
+      return Promise.resolve({ data: { AWS_PROFILE: 'prod', LOG_LEVEL: 'debug' }, binaryData: { SECRET_ACCESS_KEY: 'eA==' } });
+    };
     const logs: string[] = [];
-    const reader = new EnvSourceReader({ client, clock: { now: () => now }, logger: { info: (_: unknown, m: string) => logs.push(m) } as unknown as Logger });
+    const reader = new EnvSourceReader({ read, clock: { now: () => now }, logger: { info: (_: unknown, m: string) => logs.push(m) } as unknown as Logger });
     const keys = await reader.keysOf('shop', [{ kind: 'ConfigMap', name: 'cfg' }, { kind: 'ConfigMap', name: 'gone' }, { kind: 'Secret', name: 'keys' }]);
     assert.deepEqual(Object.fromEntries(keys), { 'ConfigMap/cfg': ['AWS_PROFILE', 'SECRET_ACCESS_KEY'], 'ConfigMap/gone': [], 'Secret/keys': undefined });
     assert.match(logs.join('\n'), /envFrom Secrets are not inspected for credentials: the agent may not read them/);
     assert.doesNotMatch(logs.join('\n'), /prod|debug/);
     now += 30_000;
     await reader.keysOf('shop', [{ kind: 'ConfigMap', name: 'cfg' }, { kind: 'Secret', name: 'other' }]);
-    assert.deepEqual(asked, ['/api/v1/namespaces/shop/configmaps/cfg', '/api/v1/namespaces/shop/configmaps/gone', '/api/v1/namespaces/shop/secrets/keys'], 'cached, and Secrets not asked again after a 403');
+    assert.deepEqual(asked, ['shop/ConfigMap/cfg', 'shop/ConfigMap/gone', 'shop/Secret/keys'], 'cached, and Secrets not asked again after a 403');
   });
 });

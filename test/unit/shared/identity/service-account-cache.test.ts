@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import pino from 'pino';
 import type { IdentityDefaults } from '../../../../shared/identity/annotations.ts';
 import { ServiceAccountCache, type LookupOutcome, type ServiceAccountCacheOptions } from '../../../../shared/identity/service-account-cache.ts';
-import { KubeApiError } from '../../../../shared/kube/client.ts';
+import { ApiException } from '@kubernetes/client-node';
 import type { ServiceAccount } from '../../../../shared/kube/objects.ts';
 
 const defaults: IdentityDefaults = { annotationPrefix: 'eks.amazonaws.com', audience: 'sts.amazonaws.com', stsRegionalEndpoints: false, tokenExpirationSeconds: 86_400, injectRoleSessionName: false };
@@ -45,7 +45,7 @@ describe('ServiceAccount cache lookups', () => {
   });
 
   test('a ServiceAccount the API server does not have is live-not-found', async () => {
-    const api = apiServer(() => Promise.reject(new KubeApiError(404, 'serviceaccounts "gone" not found', 'NotFound')));
+    const api = apiServer(() => Promise.reject(new ApiException(404, 'Unknown API Status Code!', JSON.stringify({ kind: 'Status', reason: 'NotFound', message: 'serviceaccounts "gone" not found' }), {})));
     const { cache } = cacheWith(api.read);
     const r = await cache.get('ns', 'gone');
     assert.deepEqual(r, { identity: undefined, outcome: 'live-not-found' });

@@ -1,12 +1,14 @@
-// Loading the API server connection: kubeconfig fields as client-go reads them, the in-cluster
-// ServiceAccount, --kube-api, exec credential plugins, and a clear error for everything refused.
+// Finding the API server as kubectl does, through client-node's KubeConfig: --kubeconfig, the
+// $KUBECONFIG list merged (first wins), ~/.kube/config, in-cluster, --context, --kube-api, and the
+// proxy from HTTPS_PROXY/NO_PROXY; a clear error for everything refused.
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { KubeConnectionError, loadKubeConnection } from '../../../../shared/kube/kubeconfig.ts';
+import { contextNamespace, KubeConfigError, loadKubeConfig } from '../../../../shared/kube/config.ts';
+import { proxyForServer } from '../../../../shared/kube/proxy-env.ts';
 
 let dir: string;
 before(async () => {
@@ -18,155 +20,116 @@ after(async () => {
 
 const noEnv = {} as NodeJS.ProcessEnv;
 
-async function kubeconfig(name: string, user: Record<string, unknown>, cluster: Record<string, unknown> = { server: 'https://127.0.0.1:6443' }, extra: Record<string, unknown> = {}): Promise<string> {
+/** A kubeconfig with one context per entry of `contexts` (name → server), the first current unless said. */
+async function kubeconfig(name: string, contexts: Record<string, string>, extra: Record<string, unknown> = {}): Promise<string> {
   const file = path.join(dir, name);
+  const names = Object.keys(contexts);
   await writeFile(file, stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'ctx',
-    clusters: [{ name: 'c', cluster }], users: [{ name: 'u', user }], contexts: [{ name: 'ctx', context: { cluster: 'c', user: 'u' } }],
+    apiVersion: 'v1', kind: 'Config', 'current-context': names[0],
+    clusters: names.map((n) => ({ name: `${n}-cluster`, cluster: { server: contexts[n] } })),
+    users: names.map((n) => ({ name: `${n}-user`, user: { token: `${n}-token` } })),
+    contexts: names.map((n) => ({ name: n, context: { cluster: `${n}-cluster`, user: `${n}-user`, namespace: `${n}-ns` } })),
     ...extra,
   }));
   return file;
 }
 
 describe('kubeconfig loading', () => {
-  test('a token user with an inline CA: server, CA and bearer token', async () => {
-    const file = await kubeconfig('token.yaml', { token: 'abc' }, { server: 'https://10.0.0.1:6443/prefix', 'certificate-authority-data': Buffer.from('CA PEM').toString('base64'), 'tls-server-name': 'kubernetes' });
-    const c = loadKubeConnection({ kubeconfig: file, env: noEnv });
-    assert.equal(c.server.href, 'https://10.0.0.1:6443/prefix');
-    assert.deepEqual(c.tls, { rejectUnauthorized: true, ca: 'CA PEM', servername: 'kubernetes' });
-    assert.equal(await c.credentials.authorization(), 'Bearer abc');
-    assert.equal(c.impersonate, undefined);
+  test('--kubeconfig reads that file only; --context picks another context and its namespace', async () => {
+    const file = await kubeconfig('two.yaml', { a: 'https://a.example:6443', b: 'https://b.example:6443' });
+    const kc = loadKubeConfig({ kubeconfig: file, env: { KUBECONFIG: '/nonexistent' } });
+    assert.equal(kc.getCurrentCluster()?.server, 'https://a.example:6443');
+    assert.equal(contextNamespace(kc), 'a-ns');
+    const b = loadKubeConfig({ kubeconfig: file, context: 'b', env: noEnv });
+    assert.equal(b.getCurrentCluster()?.server, 'https://b.example:6443');
+    assert.equal(b.getCurrentUser()?.token, 'b-token');
+    assert.throws(() => loadKubeConfig({ kubeconfig: file, context: 'c', env: noEnv }), (e: Error) => e instanceof KubeConfigError && /context "c" is not defined/.test(e.message));
   });
 
-  test('files are resolved against the kubeconfig\'s directory; client certificates need both halves', async () => {
-    await writeFile(path.join(dir, 'client.crt'), 'CERT');
-    await writeFile(path.join(dir, 'client.key'), 'KEY');
-    await writeFile(path.join(dir, 'ca.crt'), 'CA');
-    const file = await kubeconfig('certs.yaml', { 'client-certificate': 'client.crt', 'client-key': 'client.key' }, { server: 'https://h:1', 'certificate-authority': 'ca.crt' });
-    const c = loadKubeConnection({ kubeconfig: file, env: noEnv });
-    assert.deepEqual(c.tls, { rejectUnauthorized: true, ca: 'CA', cert: 'CERT', key: 'KEY' });
-    assert.equal(await c.credentials.authorization(), undefined);
-
-    const half = await kubeconfig('half.yaml', { 'client-certificate': 'client.crt' });
-    assert.throws(() => loadKubeConnection({ kubeconfig: half, env: noEnv }), /needs both client-certificate and client-key/);
-    const missing = await kubeconfig('missing.yaml', { 'client-certificate': 'nope.crt', 'client-key': 'client.key' });
-    assert.throws(() => loadKubeConnection({ kubeconfig: missing, env: noEnv }), /cannot read user\.client-certificate .*nope\.crt.*ENOENT/);
+  test('$KUBECONFIG merges its files: the first to name a context or the current context wins; missing files are skipped', async () => {
+    const first = await kubeconfig('first.yaml', { one: 'https://one:1', shared: 'https://first-shared:1' });
+    const second = await kubeconfig('second.yaml', { two: 'https://two:2', shared: 'https://second-shared:2' });
+    const env = { KUBECONFIG: [path.join(dir, 'missing.yaml'), first, second].join(path.delimiter) };
+    const kc = loadKubeConfig({ env });
+    assert.equal(kc.getCurrentContext(), 'one');
+    assert.equal(loadKubeConfig({ env, context: 'two' }).getCurrentCluster()?.server, 'https://two:2');
+    assert.equal(loadKubeConfig({ env, context: 'shared' }).getCurrentCluster()?.server, 'https://first-shared:1');
   });
 
-  test('basic auth, insecure-skip-tls-verify and impersonation (as, as-groups)', async () => {
-    const file = await kubeconfig('basic.yaml', { username: 'admin', password: 's3cret', as: 'system:serviceaccount:ns:sa', 'as-groups': ['g1', 'g2'] }, { server: 'https://h:1', 'insecure-skip-tls-verify': true });
-    const c = loadKubeConnection({ kubeconfig: file, env: noEnv });
-    assert.equal(c.tls.rejectUnauthorized, false);
-    assert.equal(await c.credentials.authorization(), `Basic ${Buffer.from('admin:s3cret').toString('base64')}`);
-    assert.deepEqual(c.impersonate, { user: 'system:serviceaccount:ns:sa', groups: ['g1', 'g2'] });
-  });
+  test('~/.kube/config when nothing else is named; in-cluster after it; nothing at all is a clear error', async () => {
+    const home = path.join(dir, 'home');
+    await mkdir(path.join(home, '.kube'), { recursive: true });
+    await copyFile(path.join(dir, 'two.yaml'), path.join(home, '.kube', 'config'));
+    assert.equal(loadKubeConfig({ env: { HOME: home } }).getCurrentCluster()?.server, 'https://a.example:6443');
 
-  test('--kube-api overrides the kubeconfig\'s server', async () => {
-    const file = await kubeconfig('override.yaml', { token: 't' });
-    assert.equal(loadKubeConnection({ kubeconfig: file, kubeApi: 'https://other:8443', env: noEnv }).server.href, 'https://other:8443/');
-  });
-
-  test('a token file is read again after a 401 (rotation), not on every request', async () => {
-    const tokenFile = path.join(dir, 'rotating-token');
-    await writeFile(tokenFile, 'first\n');
-    const file = await kubeconfig('tokenfile.yaml', { tokenFile: 'rotating-token' });
-    const { credentials } = loadKubeConnection({ kubeconfig: file, env: noEnv });
-    assert.equal(await credentials.authorization(), 'Bearer first');
-    await writeFile(tokenFile, 'second\n');
-    assert.equal(await credentials.authorization(), 'Bearer first');
-    credentials.invalidate();
-    assert.equal(await credentials.authorization(), 'Bearer second');
-  });
-
-  test('in-cluster: the service host and port, the mounted CA and token; IPv6 hosts in brackets', async () => {
-    const sa = path.join(dir, 'serviceaccount');
-    await mkdir(sa, { recursive: true });
-    await writeFile(path.join(sa, 'ca.crt'), 'CLUSTER CA');
-    await writeFile(path.join(sa, 'token'), 'pod-token');
-    const c = loadKubeConnection({ env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir: sa });
-    assert.equal(c.server.href, 'https://10.96.0.1/');
-    assert.deepEqual(c.tls, { rejectUnauthorized: true, ca: 'CLUSTER CA' });
-    assert.equal(await c.credentials.authorization(), 'Bearer pod-token');
-    const v6 = loadKubeConnection({ env: { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }, serviceAccountDir: sa });
-    assert.equal(v6.server.href, 'https://[fd00::1]:6443/');
-    assert.throws(() => loadKubeConnection({ env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' }, serviceAccountDir: path.join(dir, 'nowhere') }), /cannot read the in-cluster CA/);
-  });
-
-  test('--kube-api alone connects anonymously; nothing at all is a clear error', async () => {
-    const c = loadKubeConnection({ kubeApi: 'https://127.0.0.1:6443', env: noEnv });
-    assert.equal(c.server.host, '127.0.0.1:6443');
-    assert.equal(await c.credentials.authorization(), undefined);
-    assert.throws(() => loadKubeConnection({ env: noEnv }), (err: Error) => err instanceof KubeConnectionError && /no Kubernetes API server: pass --kubeconfig/.test(err.message));
-    assert.throws(() => loadKubeConnection({ kubeApi: 'ftp://x', env: noEnv }), /must be an http\(s\) URL/);
-  });
-
-  test('broken or unsupported kubeconfigs are refused by name', async () => {
-    const cases: Array<[string, () => Promise<string>, RegExp]> = [
-      ['not found', () => Promise.resolve(path.join(dir, 'absent.yaml')), /cannot read the kubeconfig .*absent\.yaml.*ENOENT/],
-      ['not YAML', async () => { const f = path.join(dir, 'bad.yaml'); await writeFile(f, 'clusters: [\n'); return f; }, /cannot load the Kubernetes client configuration from .*bad\.yaml/],
-      ['empty', async () => { const f = path.join(dir, 'empty.yaml'); await writeFile(f, ''); return f; }, /is empty or not a mapping/],
-      ['unknown context', () => kubeconfig('ctx.yaml', { token: 't' }, { server: 'https://h:1' }, { 'current-context': 'other' }), /no current cluster \(context "other" is not defined\)/],
-      ['no server', () => kubeconfig('noserver.yaml', { token: 't' }, {}), /cluster\.server is missing/],
-      ['proxy', () => kubeconfig('proxy.yaml', { token: 't' }, { server: 'https://h:1', 'proxy-url': 'http://proxy:3128' }), /proxy-url is not supported/],
-      ['auth-provider', () => kubeconfig('authp.yaml', { 'auth-provider': { name: 'gcp' } }), /auth-provider .* is not supported; use an exec credential plugin/],
-      ['token not a string', () => kubeconfig('tokennum.yaml', { token: 42 }), /user\.token must be a string/],
-      ['exec without command', () => kubeconfig('exec0.yaml', { exec: { apiVersion: 'client.authentication.k8s.io/v1' } }), /user\.exec\.command is missing/],
-    ];
-    for (const [name, make, expected] of cases) {
-      const file = await make();
-      assert.throws(() => loadKubeConnection({ kubeconfig: file, env: noEnv }), (err: Error) => err instanceof KubeConnectionError && expected.test(err.message), name);
+    const sa = path.join(dir, 'pod');
+    await mkdir(path.join(sa, 'var/run/secrets/kubernetes.io/serviceaccount'), { recursive: true });
+    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    process.env.KUBERNETES_SERVICE_HOST = 'fd00::1';
+    process.env.KUBERNETES_SERVICE_PORT = '6443';
+    try {
+      const kc = loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: 'fd00::1', HOME: path.join(dir, 'nohome') }, inClusterRoot: sa });
+      assert.equal(kc.getCurrentCluster()?.server, 'https://[fd00::1]:6443');
+      assert.equal(kc.getCurrentCluster()?.caFile, path.join(sa, 'var/run/secrets/kubernetes.io/serviceaccount/ca.crt'));
+    } finally {
+      for (const [k, v] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
     }
+    assert.throws(() => loadKubeConfig({ env: { HOME: path.join(dir, 'nohome') } }), (e: Error) => e instanceof KubeConfigError && /no Kubernetes API server: pass --kubeconfig/.test(e.message));
+  });
+
+  test('--kube-api replaces the server; alone it connects anonymously; a non-http(s) URL is refused', async () => {
+    const file = await kubeconfig('override.yaml', { a: 'https://a:1' });
+    assert.equal(loadKubeConfig({ kubeconfig: file, kubeApi: 'https://other:8443', env: noEnv }).getCurrentCluster()?.server, 'https://other:8443');
+    const anon = loadKubeConfig({ kubeApi: 'https://127.0.0.1:6443', env: noEnv });
+    assert.equal(anon.getCurrentCluster()?.server, 'https://127.0.0.1:6443');
+    assert.equal(anon.getCurrentUser()?.token, undefined);
+    assert.throws(() => loadKubeConfig({ kubeApi: 'ftp://x', env: noEnv }), /--kube-api: "ftp:\/\/x" is not an http\(s\) URL/);
+  });
+
+  test('broken kubeconfigs are refused by name', async () => {
+    const bad = path.join(dir, 'bad.yaml');
+    await writeFile(bad, 'clusters: [\n');
+    assert.throws(() => loadKubeConfig({ kubeconfig: path.join(dir, 'absent.yaml'), env: noEnv }), /cannot load the Kubernetes client configuration from .*absent\.yaml.*ENOENT/);
+    assert.throws(() => loadKubeConfig({ kubeconfig: bad, env: noEnv }), /cannot load the Kubernetes client configuration from .*bad\.yaml/);
+    const unknown = await kubeconfig('unknown-ctx.yaml', { a: 'https://a:1' }, { 'current-context': 'other' });
+    assert.throws(() => loadKubeConfig({ kubeconfig: unknown, env: noEnv }), /has no current context \("other" is not defined\); pass --context/);
+  });
+
+  test('HTTPS_PROXY fills proxy-url unless the kubeconfig has one; NO_PROXY and loopback stay direct', async () => {
+    const file = await kubeconfig('proxy.yaml', { a: 'https://api.example:6443' });
+    assert.equal(loadKubeConfig({ kubeconfig: file, env: { HTTPS_PROXY: 'http://proxy:3128' } }).getCurrentCluster()?.proxyUrl, 'http://proxy:3128');
+    assert.equal(loadKubeConfig({ kubeconfig: file, env: { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: '.example' } }).getCurrentCluster()?.proxyUrl, undefined);
+    const own = path.join(dir, 'own-proxy.yaml');
+    await writeFile(own, stringify({ 'current-context': 'a', clusters: [{ name: 'c', cluster: { server: 'https://api.example:6443', 'proxy-url': 'http://own:1' } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'a', context: { cluster: 'c', user: 'u' } }] }));
+    assert.equal(loadKubeConfig({ kubeconfig: own, env: { HTTPS_PROXY: 'http://proxy:3128' } }).getCurrentCluster()?.proxyUrl, 'http://own:1');
   });
 });
 
-describe('exec credential plugins', () => {
-  /** A plugin that records its invocations and ExecCredential input, and prints what it is told. */
-  async function plugin(name: string, output: string, exitCode = 0): Promise<{ file: string; calls: () => Promise<string[]> }> {
-    const script = path.join(dir, `${name}.sh`);
-    const log = path.join(dir, `${name}.log`);
-    await writeFile(script, `#!/bin/sh\nprintf '%s|%s\\n' "$PLUGIN_FLAVOUR" "$KUBERNETES_EXEC_INFO" >> '${log}'\ncat <<'EOF'\n${output}\nEOF\nexit ${exitCode}\n`);
-    await chmod(script, 0o755);
-    return { file: script, calls: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean) };
-  }
-
-  test('the token is cached until it expires or a 401 invalidates it; the plugin gets ExecCredential info and its env', async () => {
-    const p = await plugin('token', JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: 'from-plugin', expirationTimestamp: new Date(Date.now() + 3_600_000).toISOString() } }));
-    const file = await kubeconfig('exec.yaml', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: `./${path.basename(p.file)}`, args: [], env: [{ name: 'PLUGIN_FLAVOUR', value: 'vanilla' }] } });
-    const { credentials } = loadKubeConnection({ kubeconfig: file, env: noEnv });
-    const [a, b] = await Promise.all([credentials.authorization(), credentials.authorization()]);
-    assert.equal(a, 'Bearer from-plugin');
-    assert.equal(b, 'Bearer from-plugin');
-    assert.equal((await p.calls()).length, 1);
-    credentials.invalidate();
-    await credentials.authorization();
-    const calls = await p.calls();
-    assert.equal(calls.length, 2);
-    const [flavour, info = ''] = calls[0]!.split('|');
-    assert.equal(flavour, 'vanilla');
-    assert.deepEqual(JSON.parse(info), { apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: false, cluster: { server: 'https://127.0.0.1:6443' } } });
+describe('the proxy kubectl would use', () => {
+  const env = { HTTPS_PROXY: 'http://proxy:3128', http_proxy: 'proxy-plain:8080' };
+  test('scheme decides the variable; a proxy without a scheme is http', () => {
+    assert.equal(proxyForServer('https://api.example:6443', env), 'http://proxy:3128');
+    assert.equal(proxyForServer('http://api.example:8080', env), 'http://proxy-plain:8080');
+    assert.equal(proxyForServer('https://api.example:6443', noEnv), undefined);
   });
-
-  test('an expired credential runs the plugin again', async () => {
-    const p = await plugin('expired', JSON.stringify({ status: { token: 't', expirationTimestamp: new Date(Date.now() - 1000).toISOString() } }));
-    const { credentials } = loadKubeConnection({ kubeconfig: await kubeconfig('exec-expired.yaml', { exec: { command: p.file } }), env: noEnv });
-    await credentials.authorization();
-    await credentials.authorization();
-    assert.equal((await p.calls()).length, 2);
-  });
-
-  test('failing, silent or certificate-only plugins are errors that name the plugin', async () => {
-    const failing = await plugin('failing', 'please log in', 3);
-    const garbage = await plugin('garbage', 'not json');
-    const certOnly = await plugin('cert', JSON.stringify({ status: { clientCertificateData: 'PEM', clientKeyData: 'KEY' } }));
-    const expectations: Array<[string, RegExp]> = [
-      [failing.file, /exec credential plugin .*failing\.sh failed \(exit code 3\)/],
-      [garbage.file, /did not print an ExecCredential/],
-      [certOnly.file, /returned a client certificate; only token-returning plugins are supported/],
-      [path.join(dir, 'no-such-plugin'), /cannot run the exec credential plugin .*no-such-plugin: ENOENT/],
+  test('localhost and loopback are never proxied; NO_PROXY hosts, domains, CIDRs, ports and * are not', () => {
+    for (const server of ['https://localhost:6443', 'https://127.0.0.1:6443', 'https://[::1]:6443']) assert.equal(proxyForServer(server, env), undefined, server);
+    const cases: Array<[string, string, boolean]> = [
+      ['api.example', 'https://api.example:6443', false],
+      ['example', 'https://api.example:6443', false],
+      ['.example', 'https://api.example:6443', false],
+      ['other.example', 'https://api.example:6443', true],
+      ['10.0.0.0/8', 'https://10.1.2.3:6443', false],
+      ['10.0.0.0/8', 'https://192.168.1.1:6443', true],
+      ['api.example:443', 'https://api.example:6443', true],
+      ['api.example:6443', 'https://api.example:6443', false],
+      ['*', 'https://anything:1', false],
     ];
-    for (const [command, expected] of expectations) {
-      const { credentials } = loadKubeConnection({ kubeconfig: await kubeconfig(`exec-${path.basename(command)}.yaml`, { exec: { command } }), env: noEnv });
-      await assert.rejects(credentials.authorization(), expected);
+    for (const [noProxy, server, proxied] of cases) {
+      assert.equal(proxyForServer(server, { ...env, no_proxy: noProxy }) !== undefined, proxied, `${noProxy} ${server}`);
     }
   });
 });

@@ -1,0 +1,83 @@
+// The product as the image ships it: esbuild bundles each entry point — the CLI and the webhook's
+// worker thread — with every dependency into minified ES modules (commands split into chunks loaded
+// when used, so `kube-irsa agent` never loads the webhook), with source maps for readable stack
+// traces of kube-irsa's own code (the launcher runs them with --enable-source-maps; the maps keep
+// only kube-irsa's sources: Node holds every loaded map in memory, and the dependencies' mappings
+// cost ~20 MiB per process, measured — their frames show bundle positions). A bundle loads a fraction of the
+// memory the same modules cost from node_modules (@kubernetes/client-node: ~80 MiB unbundled;
+// README "Benchmarks"), and the image needs no node_modules at all.
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { decode, encode, type SourceMapMappings, type SourceMapSegment } from '@jridgewell/sourcemap-codec';
+import { build, type Metafile } from 'esbuild';
+
+const ROOT = path.join(import.meta.dirname, '..');
+
+/** Bundles into `<outDir>/bin/` (replacing outDir); returns esbuild's metafile. */
+export async function bundle(outDir: string): Promise<Metafile> {
+  await rm(outDir, { recursive: true, force: true });
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: { 'kube-irsa': 'bin/kube-irsa.ts', 'worker-thread': 'webhook/worker-thread.ts' },
+    outdir: path.join(outDir, 'bin'),
+    // chunks beside the entries: webhook/workers.ts finds ./worker-thread.js next to itself
+    chunkNames: 'chunk-[hash]',
+    bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node24',
+    minify: true, sourcemap: true, sourcesContent: false, legalComments: 'linked', metafile: true, logLevel: 'warning',
+    // CommonJS dependencies call require() for Node's own modules, and a few read __dirname
+    banner: {
+      js: "import { createRequire as __kiCreateRequire } from 'node:module'; import { fileURLToPath as __kiPath } from 'node:url'; "
+        + "const require = __kiCreateRequire(import.meta.url); const __filename = __kiPath(import.meta.url); const __dirname = __kiPath(new URL('.', import.meta.url));",
+    },
+    // optional native speed-ups of ws that client-node's dependencies try to load; absent is fine
+    external: ['bufferutil', 'utf-8-validate'],
+  });
+  await keepOwnMappings(path.join(outDir, 'bin'));
+  // the bundles are ES modules: say so, as the project's package.json does
+  await mkdir(outDir, { recursive: true });
+  await writeFile(path.join(outDir, 'package.json'), `${JSON.stringify({ name: 'kube-irsa', private: true, type: 'module' })}\n`);
+  return result.metafile;
+}
+
+interface SourceMap {
+  sources: string[];
+  names: string[];
+  mappings: string;
+  sourcesContent?: unknown;
+}
+
+/** Drops the mappings into dependencies from every map in `dir`; a map with none of kube-irsa's sources goes entirely. */
+async function keepOwnMappings(dir: string): Promise<void> {
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.js.map'))) {
+    const mapFile = path.join(dir, file);
+    const map = JSON.parse(await readFile(mapFile, 'utf8')) as SourceMap;
+    const own = map.sources.map((s) => !s.split(/[\\/]/).includes('node_modules'));
+    const newIndex = new Map<number, number>();
+    const sources: string[] = [];
+    map.sources.forEach((s, i) => {
+      if (own[i]) {
+        newIndex.set(i, sources.length);
+        sources.push(s);
+      }
+    });
+    if (sources.length === 0) {
+      await rm(mapFile);
+      const js = path.join(dir, file.slice(0, -'.map'.length));
+      await writeFile(js, (await readFile(js, 'utf8')).replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n'));
+      continue;
+    }
+    const mappings: SourceMapMappings = decode(map.mappings).map((line) => line.flatMap((seg): SourceMapSegment[] => {
+      if (seg.length === 1 || !own[seg[1]]) return [];
+      const source = newIndex.get(seg[1]) ?? 0;
+      return [seg.length === 5 ? [seg[0], source, seg[2], seg[3], seg[4]] : [seg[0], source, seg[2], seg[3]]];
+    }));
+    await writeFile(mapFile, JSON.stringify({ ...map, sources, mappings: encode(mappings) }));
+  }
+}
+
+if (import.meta.main) {
+  const out = process.argv[2] ?? path.join(ROOT, 'build', 'app');
+  const meta = await bundle(out);
+  const sizes = Object.entries(meta.outputs).filter(([f]) => f.endsWith('.js')).map(([f, o]) => `${path.relative(ROOT, f)} ${(o.bytes / 1024).toFixed(0)} KiB`);
+  process.stdout.write(`bundled into ${out}:\n  ${sizes.join('\n  ')}\n`);
+}

@@ -1,0 +1,43 @@
+// client-node builds a new connection pool (an undici Agent) for every request it authenticates, so
+// every call and every watch pays a TLS handshake. This KubeConfig keeps the first one per cluster,
+// server, proxy and user and hands it to every later request: calls share keep-alive connections,
+// as client-go's do. Users whose exec plugin may return a client certificate (which can rotate) keep
+// client-node's behaviour.
+import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
+
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+export class PooledKubeConfig extends KubeConfig {
+  private pool: { readonly key: string; readonly dispatcher: Dispatcher } | undefined;
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const fresh = context.getDispatcher();
+    const cluster = this.getCurrentCluster();
+    const user = this.getCurrentUser();
+    if (!fresh || !cluster || user?.exec) return;
+    const key = JSON.stringify([cluster.name, cluster.server, cluster.proxyUrl ?? '', user?.name ?? '']);
+    if (this.pool?.key !== key) {
+      const old = this.pool?.dispatcher;
+      this.pool = { key, dispatcher: fresh };
+      void old?.close().catch(() => {});
+      return;
+    }
+    // the fresh one never connected: nothing to close
+    context.setDispatcher(this.pool.dispatcher);
+  }
+
+  /** Closes the shared connections: requests in flight get `graceMs` to finish, then are cut. */
+  async close(graceMs = 2_000): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    if (!pool) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), graceMs);
+    });
+    const closed = await Promise.race([pool.dispatcher.close().then(() => 'closed' as const, () => 'closed' as const), late]);
+    clearTimeout(timer);
+    if (closed === 'late') await pool.dispatcher.destroy().catch(() => {});
+  }
+}
