@@ -103,6 +103,7 @@ export class Agent {
     this.inputs = new IdentitySources({
       api, defaults: config.identity, watchConfigMap: config.watchConfigMap, configMapNamespace: config.configMapNamespace,
       containerCredentialsFile: config.containerCredentialsFile, lookupGracePeriodMs: SERVICE_ACCOUNT_LOOKUP_MS, logger: log,
+      keepPlainServiceAccounts: false,
       onServiceAccount: (ns, name) => this.serviceAccountChanged(ns, name),
       onRelist: () => this.everythingChanged(), onMappingEvent: () => this.everythingChanged(), onCredentialsEvent: () => this.everythingChanged(),
     });

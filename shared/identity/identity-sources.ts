@@ -23,6 +23,8 @@ export interface IdentitySourcesOptions {
   readonly containerCredentialsFile: string;
   /** How long a resolution waits for a live lookup of a ServiceAccount the watch has not delivered. */
   readonly lookupGracePeriodMs: number;
+  /** Cache the ServiceAccounts without a role the watch delivers (ServiceAccountCacheOptions.keepPlain). */
+  readonly keepPlainServiceAccounts?: boolean;
   readonly logger: Logger;
   readonly onLookup?: (outcome: LookupOutcome) => void;
   readonly onCacheSize?: (size: number) => void;
@@ -50,7 +52,7 @@ export class IdentitySources {
   constructor(opts: IdentitySourcesOptions) {
     const { api, defaults, logger } = opts;
     const cache = new ServiceAccountCache({
-      defaults, read: readServiceAccount(api), gracePeriodMs: opts.lookupGracePeriodMs, logger,
+      defaults, read: readServiceAccount(api), gracePeriodMs: opts.lookupGracePeriodMs, logger, keepPlain: opts.keepPlainServiceAccounts ?? true,
       ...(opts.onLookup ? { onLookup: opts.onLookup } : {}), ...(opts.onCacheSize ? { onSizeChange: opts.onCacheSize } : {}),
     });
     this.serviceAccounts = cache;

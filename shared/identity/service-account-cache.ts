@@ -20,6 +20,13 @@ export interface ServiceAccountCacheOptions {
   /** Reads one ServiceAccount from the API server (404 → not found); undefined disables live lookups. */
   readonly read: ((namespace: string, name: string) => Promise<ServiceAccount>) | undefined;
   readonly gracePeriodMs: number;
+  /**
+   * Keep the ServiceAccounts without prefixed annotations that the watch delivers (default). The
+   * webhook must (a miss there is a live lookup on the admission path); the agent does not: a
+   * ServiceAccount its node's pods use is looked up once and kept, and the rest of a large cluster
+   * costs it nothing (~150 bytes a ServiceAccount, 15 MiB at 100,000).
+   */
+  readonly keepPlain?: boolean;
   readonly logger: Logger;
   readonly onLookup?: (outcome: LookupOutcome) => void;
   readonly onSizeChange?: (size: number) => void;
@@ -53,7 +60,10 @@ export class ServiceAccountCache implements ReflectorHandlers<ServiceAccountIden
   }
 
   /** The reflector's transform: keep only what identity resolution reads. */
-  readonly transform = (sa: ServiceAccount): ServiceAccountIdentity => this.parse(sa);
+  readonly transform = (sa: ServiceAccount): ServiceAccountIdentity | undefined => {
+    const identity = this.parse(sa);
+    return identity === this.plain && this.opts.keepPlain === false ? undefined : identity;
+  };
 
   parse(sa: ServiceAccount): ServiceAccountIdentity {
     const annotations = annotationsUnderPrefix(sa.metadata?.annotations, this.opts.defaults.annotationPrefix);

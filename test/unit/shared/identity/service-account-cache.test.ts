@@ -81,3 +81,22 @@ describe('ServiceAccount cache lookups', () => {
     assert.deepEqual([r.outcome, r.identity?.roleArn], ['live-error', ROLE]);
   });
 });
+
+describe('ServiceAccounts without a role, for a cache that does not keep them (the agent)', () => {
+  test('the watch\'s plain ServiceAccounts are not kept; one a pod uses is looked up once and kept; roles always are', async () => {
+    const plain: ServiceAccount = { metadata: { namespace: 'ns', name: 'default', annotations: { 'kubernetes.io/description': 'no role' } } };
+    const api = apiServer((name) => Promise.resolve(name === 'default' ? plain : serviceAccount(name, ROLE)));
+    const cache = new ServiceAccountCache({ defaults, read: api.read, gracePeriodMs: 1_000, logger: pino({ level: 'silent' }), keepPlain: false });
+    assert.equal(cache.transform(plain), undefined, 'the watch keeps nothing for a ServiceAccount without a role');
+    assert.equal(cache.transform(serviceAccount('app', ROLE))?.roleArn, ROLE);
+    const first = await cache.get('ns', 'default');
+    const second = await cache.get('ns', 'default');
+    assert.equal(first.outcome, 'live-found');
+    assert.equal(first.identity?.roleArn, undefined);
+    assert.equal(second.outcome, 'hit');
+    assert.deepEqual(api.reads, ['default']);
+    // the default keeps them: a miss in the webhook is a live lookup on the admission path
+    const webhookCache = new ServiceAccountCache({ defaults, read: api.read, gracePeriodMs: 1_000, logger: pino({ level: 'silent' }) });
+    assert.notEqual(webhookCache.transform(plain), undefined);
+  });
+});
