@@ -2,10 +2,12 @@
 // KubeConfig: --kubeconfig (that file only), else $KUBECONFIG (a list of files merged, the first to
 // set a name or the current context wins, missing files skipped), else ~/.kube/config, else the
 // in-cluster ServiceAccount; then --context picks a context, --kube-api replaces the server, and
-// HTTPS_PROXY/NO_PROXY apply when the kubeconfig names no proxy-url.
+// HTTPS_PROXY/NO_PROXY apply when the kubeconfig names no proxy-url; an exec plugin that asks for
+// the cluster's details (provideClusterInfo) gets them, as from kubectl.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
+import { withExecClusterInfo } from './exec-cluster-info.ts';
 import { PooledKubeConfig } from './pooled-kube-config.ts';
 import { proxyForServer } from './proxy-env.ts';
 
@@ -77,9 +79,14 @@ export function loadKubeConfig(opts: KubeConfigOptions): PooledKubeConfig {
     throw new KubeConfigError(`${opts.kubeApi ? '--kube-api' : `${where}: cluster "${cluster.name}" server`}: "${server}" is not an http(s) URL`);
   }
   const proxyUrl = cluster.proxyUrl ?? proxyForServer(server, env);
-  if (server !== cluster.server || proxyUrl !== cluster.proxyUrl) {
-    const patched: Cluster = { ...cluster, server, ...(proxyUrl ? { proxyUrl } : {}) };
-    kc.loadFromOptions({ clusters: kc.getClusters().map((c) => (c === cluster ? patched : c)), users: kc.getUsers(), contexts: kc.getContexts(), currentContext: kc.getCurrentContext() });
+  const patched: Cluster = { ...cluster, server, ...(proxyUrl ? { proxyUrl } : {}) };
+  const user = context.user ? kc.getUser(context.user) : null;
+  const execUser = user ? withExecClusterInfo(user, patched) : undefined;
+  if (server !== cluster.server || proxyUrl !== cluster.proxyUrl || execUser) {
+    kc.loadFromOptions({
+      clusters: kc.getClusters().map((c) => (c === cluster ? patched : c)), users: kc.getUsers().map((u) => (u === user && execUser ? execUser : u)),
+      contexts: kc.getContexts(), currentContext: kc.getCurrentContext(),
+    });
   }
   return kc;
 }

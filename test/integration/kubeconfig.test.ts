@@ -116,6 +116,22 @@ describe('doctor finds the API server as kubectl does', () => {
     assert.ok((await readFile(calls, 'utf8')).includes('called'), 'the plugin ran');
   });
 
+  test('an exec credential plugin that asks for the cluster (provideClusterInfo) gets KUBERNETES_EXEC_INFO, as from kubectl', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const plugin = path.join(dir, 'cluster-info-plugin.sh');
+    const seen = path.join(dir, 'exec-info.json');
+    const credential = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: pluginToken } });
+    await writeFile(plugin, `#!/bin/sh\nprintf '%s' "$KUBERNETES_EXEC_INFO" > '${seen}'\ncat <<'EOF'\n${credential}\nEOF\n`);
+    await chmod(plugin, 0o700);
+    const file = await kubeconfigFile('exec-info/config', 'exec-info', cp.server, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never', provideClusterInfo: true } });
+    assertReachedTheProbe(await doctor({ KUBECONFIG: file }, `${NS}/${SA}`));
+    const info = JSON.parse(await readFile(seen, 'utf8')) as { kind: string; spec: { interactive: boolean; cluster: Record<string, unknown> } };
+    assert.equal(info.kind, 'ExecCredential');
+    assert.equal(info.spec.interactive, false);
+    assert.equal(info.spec.cluster.server, cp.server);
+    assert.equal(Buffer.from(String(info.spec.cluster['certificate-authority-data']), 'base64').toString(), await readFile(path.join(dir, 'ca.crt'), 'utf8'), 'the cluster\'s CA, from certificate-authority');
+  });
+
   test('through an HTTPS proxy (HTTPS_PROXY): the requests go through a CONNECT tunnel; NO_PROXY bypasses it', async () => {
     const apiPort = new URL(cp.server).port;
     const tunnels: string[] = [];
