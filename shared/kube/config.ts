@@ -4,9 +4,10 @@
 // in-cluster ServiceAccount; then --context picks a context, --kube-api replaces the server, and
 // HTTPS_PROXY/NO_PROXY apply when the kubeconfig names no proxy-url; an exec plugin that asks for
 // the cluster's details (provideClusterInfo) gets them, as from kubectl.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { withExecClusterInfo } from './exec-cluster-info.ts';
 import { PooledKubeConfig } from './pooled-kube-config.ts';
 import { proxyForServer } from './proxy-env.ts';
@@ -105,12 +106,36 @@ function mergeFiles(kc: KubeConfig, files: readonly string[]): void {
   for (const file of files) {
     const one = new KubeConfig();
     one.loadFromFile(file);
+    const tokenFiles = tokenFilesOf(file);
     for (const c of one.getClusters()) if (!clusters.has(c.name)) clusters.set(c.name, c);
-    for (const u of one.getUsers()) if (!users.has(u.name)) users.set(u.name, u);
+    for (const u of one.getUsers()) if (!users.has(u.name)) users.set(u.name, withTokenFile(u, tokenFiles.get(u.name), file));
     for (const c of one.getContexts()) if (!contexts.has(c.name)) contexts.set(c.name, c);
     currentContext ||= one.getCurrentContext() ?? '';
   }
   // a single context and no current-context (written by a tool) is unambiguous
   if (!currentContext && contexts.size === 1) currentContext = [...contexts.keys()][0] ?? '';
   kc.loadFromOptions({ clusters: [...clusters.values()], users: [...users.values()], contexts: [...contexts.values()], currentContext });
+}
+
+/**
+ * The users' `tokenFile` (client-go's and kubectl's name for it) by user name: client-node reads only
+ * `token-file`, so a kubeconfig written for kubectl would send no credential at all.
+ */
+function tokenFilesOf(file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const doc = parse(readFileSync(file, 'utf8')) as { users?: Array<{ name?: unknown; user?: { tokenFile?: unknown } }> } | null;
+  for (const u of doc?.users ?? []) {
+    if (typeof u.name === 'string' && typeof u.user?.tokenFile === 'string' && u.user.tokenFile !== '') out.set(u.name, u.user.tokenFile);
+  }
+  return out;
+}
+
+/** `user` with the token its tokenFile holds (relative to the kubeconfig, as kubectl reads it), unless it has a token already. */
+function withTokenFile(user: User, tokenFile: string | undefined, kubeconfig: string): User {
+  if (!tokenFile || user.token) return user;
+  try {
+    return { ...user, token: readFileSync(path.resolve(path.dirname(kubeconfig), tokenFile), 'utf8').trim() };
+  } catch (err) {
+    throw new KubeConfigError(`${kubeconfig}: user "${user.name}" tokenFile ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err);
+  }
 }

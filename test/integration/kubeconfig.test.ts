@@ -104,6 +104,16 @@ describe('doctor finds the API server as kubectl does', () => {
     assertReachedTheProbe(await doctor({ HOME: path.join(dir, 'home-ns') }, SA));
   });
 
+  test('a user\'s tokenFile, relative to its kubeconfig, as kubectl reads it', async () => {
+    const file = await kubeconfigFile('token-file/config', 'token-file', cp.server, { tokenFile: 'token' });
+    await writeFile(path.join(dir, 'token-file', 'token'), `${adminToken}\n`, { mode: 0o600 });
+    assertReachedTheProbe(await doctor({ KUBECONFIG: file }, `${NS}/${SA}`));
+    const missing = await kubeconfigFile('token-file-missing/config', 'missing', cp.server, { tokenFile: 'nowhere' });
+    const run = await doctor({ KUBECONFIG: missing }, `${NS}/${SA}`);
+    assert.equal(run.code, 1);
+    assert.match(run.err, /user "missing-user" tokenFile nowhere: ENOENT/);
+  });
+
   test('an exec credential plugin', async () => {
     const plugin = path.join(dir, 'credential-plugin.sh');
     const calls = path.join(dir, 'plugin-calls');
