@@ -8,6 +8,7 @@ import { GetOpenIDConnectProviderCommand, GetRoleCommand, IAMClient, ListOpenIDC
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { USER_AGENT } from '../../shared/version.ts';
+import { stsEndpointFor } from '../core/sts-endpoint.ts';
 import type { RateLimiter } from '../rate-limiter.ts';
 
 export type AwsCredentials = NonNullable<IAMClientConfig['credentials']>;
@@ -97,7 +98,8 @@ export class IamReader {
   async callerAccount(): Promise<string> {
     this.sts ??= new STSClient({
       region: this.opts.stsRegion, credentials: this.credentials, maxAttempts: 1, customUserAgent: USER_AGENT,
-      ...(this.opts.stsEndpoint ? { endpoint: this.opts.stsEndpoint } : {}), requestHandler: this.requestHandler(),
+      // the agent's --sts-endpoint may be a {region} template: GetCallerIdentity goes to stsRegion's
+      ...(this.opts.stsEndpoint ? { endpoint: stsEndpointFor(this.opts.stsEndpoint, this.opts.stsRegion) } : {}), requestHandler: this.requestHandler(),
     });
     const sts = this.sts;
     const out = await this.call('sts:GetCallerIdentity', 'the agent\'s credentials', () => sts.send(new GetCallerIdentityCommand({})));

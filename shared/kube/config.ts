@@ -105,8 +105,11 @@ function mergeFiles(kc: KubeConfig, files: readonly string[]): void {
   let currentContext = '';
   for (const file of files) {
     const one = new KubeConfig();
-    one.loadFromFile(file);
-    const tokenFiles = tokenFilesOf(file);
+    // read once: client-node parses it, and its tokenFile fields (which client-node drops) come from the same text
+    const text = readFileSync(file, 'utf8');
+    one.loadFromString(text);
+    one.makePathsAbsolute(path.dirname(file));
+    const tokenFiles = tokenFilesOf(text);
     for (const c of one.getClusters()) if (!clusters.has(c.name)) clusters.set(c.name, c);
     for (const u of one.getUsers()) if (!users.has(u.name)) users.set(u.name, withTokenFile(u, tokenFiles.get(u.name), file));
     for (const c of one.getContexts()) if (!contexts.has(c.name)) contexts.set(c.name, c);
@@ -121,9 +124,9 @@ function mergeFiles(kc: KubeConfig, files: readonly string[]): void {
  * The users' `tokenFile` (client-go's and kubectl's name for it) by user name: client-node reads only
  * `token-file`, so a kubeconfig written for kubectl would send no credential at all.
  */
-function tokenFilesOf(file: string): Map<string, string> {
+function tokenFilesOf(text: string): Map<string, string> {
   const out = new Map<string, string>();
-  const doc = parse(readFileSync(file, 'utf8')) as { users?: Array<{ name?: unknown; user?: { tokenFile?: unknown } }> } | null;
+  const doc = parse(text) as { users?: Array<{ name?: unknown; user?: { tokenFile?: unknown } }> } | null;
   for (const u of doc?.users ?? []) {
     if (typeof u.name === 'string' && typeof u.user?.tokenFile === 'string' && u.user.tokenFile !== '') out.set(u.name, u.user.tokenFile);
   }
