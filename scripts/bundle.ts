@@ -6,6 +6,7 @@
 // cost ~20 MiB per process, measured — their frames show bundle positions). A bundle loads a fraction of the
 // memory the same modules cost from node_modules (@kubernetes/client-node: ~80 MiB unbundled;
 // README "Benchmarks"), and the image needs no node_modules at all.
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decode, encode, type SourceMapMappings, type SourceMapSegment } from '@jridgewell/sourcemap-codec';
@@ -32,11 +33,41 @@ export async function bundle(outDir: string): Promise<Metafile> {
     // optional native speed-ups of ws that client-node's dependencies try to load; absent is fine
     external: ['bufferutil', 'utf-8-validate'],
   });
+  assertLean(result.metafile, path.join(outDir, 'bin'));
   await keepOwnMappings(path.join(outDir, 'bin'));
   // the bundles are ES modules: say so, as the project's package.json does
   await mkdir(outDir, { recursive: true });
   await writeFile(path.join(outDir, 'package.json'), `${JSON.stringify({ name: 'kube-irsa', private: true, type: 'module' })}\n`);
   return result.metafile;
+}
+
+/**
+ * What the memory budget rests on, checked at every build:
+ * - the worker thread's graph never reaches the API client (each isolate that evaluates
+ *   @kubernetes/client-node and undici pays ~25 MiB; only the main thread talks to the API server);
+ * - the output is ASCII: one character above U+007F anywhere in a chunk (esbuild leaves them in
+ *   regular expressions) makes Node hold that chunk's whole source as UTF-16, twice its size.
+ */
+function assertLean(meta: Metafile, binDir: string): void {
+  const outputs = meta.outputs;
+  const workerOutput = Object.keys(outputs).find((f) => path.resolve(ROOT, f) === path.join(binDir, 'worker-thread.js'));
+  if (!workerOutput) throw new Error('bundle: no worker-thread.js in the output');
+  const seen = new Set<string>();
+  const pending = [workerOutput];
+  for (let f = pending.pop(); f !== undefined; f = pending.pop()) {
+    if (seen.has(f)) continue;
+    seen.add(f);
+    for (const imp of outputs[f]?.imports ?? []) if (imp.kind === 'import-statement' && !imp.external) pending.push(imp.path);
+  }
+  const apiClient = [...seen].flatMap((f) => Object.keys(outputs[f]?.inputs ?? {})).filter((i) => /node_modules\/(@kubernetes\/client-node|undici)\//.test(i));
+  if (apiClient.length > 0) throw new Error(`bundle: the webhook's worker thread loads the API client (${apiClient[0]}, ${apiClient.length} modules); keep it to the main thread`);
+  for (const [f, o] of Object.entries(outputs)) {
+    if (!f.endsWith('.js')) continue;
+    const text = readFileSync(path.resolve(ROOT, f), 'utf8');
+    let at = -1;
+    for (let i = 0; i < text.length && at < 0; i++) if (text.charCodeAt(i) > 0x7f) at = i;
+    if (at >= 0) throw new Error(`bundle: ${path.basename(f)} is not ASCII at offset ${at} (…${text.slice(Math.max(0, at - 60), at + 10)}…); escape it in the source (from ${Object.keys(o.inputs).length} inputs)`);
+  }
 }
 
 interface SourceMap {

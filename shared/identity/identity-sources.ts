@@ -4,11 +4,12 @@
 // agent both build theirs here, so they resolve identically.
 import type { Logger } from 'pino';
 import type { KubeApi } from '../kube/api.ts';
-import { corePath, type ServiceAccount } from '../kube/objects.ts';
+import { corePath, type ConfigMap, type ServiceAccount } from '../kube/objects.ts';
 import { createReflector, type Reflector } from '../kube/reflector.ts';
 import type { IdentityDefaults, ServiceAccountIdentity } from './annotations.ts';
 import { ContainerCredentialsSource } from './container-credentials-source.ts';
 import type { SourceEvent } from './kept-config.ts';
+import { MAPPING_CONFIG_MAP_NAME } from './config-map.ts';
 import { MappingSource } from './mapping-source.ts';
 import { IdentityResolver } from './resolver.ts';
 import { readServiceAccount, ServiceAccountCache, type LookupOutcome } from './service-account-cache.ts';
@@ -75,7 +76,7 @@ export class IdentitySources {
       },
     });
     this.mapping = new MappingSource({ defaults, logger, ...(opts.onMappingEvent ? { onEvent: opts.onMappingEvent } : {}) });
-    this.cmReflector = opts.watchConfigMap ? this.mapping.reflector({ api, namespace: opts.configMapNamespace }) : undefined;
+    this.cmReflector = opts.watchConfigMap ? mappingReflector(this.mapping, api, opts.configMapNamespace, logger) : undefined;
     this.containerCredentials = opts.containerCredentialsFile
       ? new ContainerCredentialsSource({ file: opts.containerCredentialsFile, logger, ...(opts.onCredentialsEvent ? { onEvent: opts.onCredentialsEvent } : {}) })
       : undefined;
@@ -113,4 +114,12 @@ export class IdentitySources {
     this.cmReflector?.stop();
     this.containerCredentials?.close();
   }
+}
+
+/** A reflector that feeds `mapping` from the one mapping ConfigMap in `namespace` (not started). */
+function mappingReflector(mapping: MappingSource, api: KubeApi, namespace: string, logger: Logger): Reflector {
+  return createReflector<ConfigMap, string>({
+    api, resource: 'configmaps', list: (r) => api.core.listNamespacedConfigMap({ namespace, ...r }), watchPath: corePath('namespaces', namespace, 'configmaps'),
+    fieldSelector: `metadata.name=${MAPPING_CONFIG_MAP_NAME}`, logger, transform: mapping.transform, handlers: mapping,
+  });
 }

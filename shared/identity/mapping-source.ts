@@ -1,11 +1,12 @@
 // The `pod-identity-webhook` ConfigMap as a live value. A broken update never replaces a working
-// mapping: the previous one stays in force, and the problem is logged and counted.
+// mapping: the previous one stays in force, and the problem is logged and counted. It holds no API
+// client (identity-sources.ts feeds it from a reflector): the webhook's worker threads mirror it
+// without loading @kubernetes/client-node.
 import type { Logger } from 'pino';
 import type { IdentityDefaults } from './annotations.ts';
 import { IdentityMapping, MAPPING_CONFIG_KEY, MAPPING_CONFIG_MAP_NAME, parseIdentityMapping } from './config-map.ts';
-import type { KubeApi } from '../kube/api.ts';
-import { corePath, type ConfigMap } from '../kube/objects.ts';
-import { createReflector, type Reflector, type ReflectorHandlers } from '../kube/reflector.ts';
+import type { ConfigMap } from '../kube/objects.ts';
+import type { ReflectorHandlers } from '../kube/reflector.ts';
 import { KeptConfig, type SourceEvent } from './kept-config.ts';
 
 /** The `pod-identity-webhook` ConfigMap, fed by a reflector that watches only that name. */
@@ -33,16 +34,6 @@ export class MappingSource implements ReflectorHandlers<string> {
   /** The `config` text last applied, undefined when there is no ConfigMap. */
   get currentText(): string | undefined {
     return this.text;
-  }
-
-  /** A reflector that feeds this source from the ConfigMap in `namespace` (not started). */
-  reflector(opts: { api: KubeApi; namespace: string }): Reflector {
-    const { api, namespace } = opts;
-    return createReflector<ConfigMap, string>({
-      api, resource: 'configmaps', list: (r) => api.core.listNamespacedConfigMap({ namespace, ...r }), watchPath: corePath('namespaces', namespace, 'configmaps'),
-      fieldSelector: `metadata.name=${MAPPING_CONFIG_MAP_NAME}`, logger: this.logger,
-      transform: this.transform, handlers: this,
-    });
   }
 
   /** Reflector transform: the `config` text ('' when the key is absent). */
