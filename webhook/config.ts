@@ -32,7 +32,8 @@ export const WEBHOOK_FLAGS = {
   'container-credentials-full-uri': { kind: 'string', default: 'http://169.254.170.23/v1/credentials', help: 'AWS_CONTAINER_CREDENTIALS_FULL_URI in container-credentials mode' },
   'service-account-lookup-grace-period': { kind: 'duration', default: 2_000, help: 'how long a pod whose ServiceAccount is not cached yet may wait for a live lookup (reference default: 0, which races)' },
   'log-level': { kind: 'string', default: 'info', choices: LOG_LEVELS, help: 'log level' },
-  workers: { kind: 'int', default: 1, min: 0, max: 64, help: 'threads serving admissions on the one port (0: one per CPU); each keeps its own caches, so memory grows with them' },
+  workers: { kind: 'int', default: 1, min: 0, max: 64, help: 'the most threads serving admissions on the one port (0: one per CPU); each costs 15-30 MiB' },
+  'worker-idle-timeout': { kind: 'duration', default: 0, help: 'with --workers above 1: start threads beyond the first only when admissions are busy, and stop one after the load has fit in fewer for this long (0: start them all at once and keep them)' },
   'max-in-flight': { kind: 'int', default: 512, min: 0, help: 'admissions in progress beyond which new ones get 503 at once instead of queueing (0: no limit)' },
   'shutdown-grace-period': { kind: 'duration', default: 10_000, help: 'on SIGTERM, how long in-flight admissions may take to finish' },
   // accepted for drop-in compatibility
@@ -78,6 +79,8 @@ export interface WebhookConfig {
   readonly shutdownGracePeriodMs: number;
   readonly maxInFlight: number;
   readonly workers: number;
+  /** 0: every thread of --workers starts at once and stays; else threads beyond the first are elastic. */
+  readonly workerIdleTimeoutMs: number;
   readonly debugHandlers: boolean;
   readonly logLevel: LogLevel;
 }
@@ -138,6 +141,7 @@ export function buildWebhookConfig(v: WebhookFlagValues, given: ReadonlySet<stri
     shutdownGracePeriodMs: v['shutdown-grace-period'],
     maxInFlight: v['max-in-flight'],
     workers: v.workers === 0 ? availableParallelism() : v.workers,
+    workerIdleTimeoutMs: v['worker-idle-timeout'],
     debugHandlers: v['enable-debugging-handlers'],
     logLevel: v['log-level'] as LogLevel,
   };

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { PodResolver } from '../shared/identity/resolver.ts';
 import type { IdentitySources } from '../shared/identity/identity-sources.ts';
 import type { ServiceAccountCache } from '../shared/identity/service-account-cache.ts';
+import type { ConnectionShedding } from './connection-shedding.ts';
 import type { GuardedPod } from './token-guard/handler.ts';
 
 /** What admissions ask of identity: the pod's, the bound pod now (token guard), whether it is synced. */
@@ -20,6 +21,8 @@ export interface ServingWebhook {
   readonly metricsPort: number;
   /** This thread's metrics (a worker thread's go to the main thread on request). */
   readonly registry: Registry;
+  /** This thread's admission connections, some of which workers.ts may move to other threads. */
+  readonly connections: ConnectionShedding;
   isReady(): boolean;
   /** Stops accepting, lets in-flight admissions finish (up to the grace period), then stops. */
   stop(): Promise<void>;

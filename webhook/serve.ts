@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/logging.ts';
 import { VERSION } from '../shared/version.ts';
 import { CertificateStore } from './certificate-store.ts';
+import { ConnectionShedding } from './connection-shedding.ts';
 import type { WebhookConfig } from './config.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import type { IdentityService, ServingWebhook, StartOptions } from './running.ts';
@@ -39,6 +40,12 @@ export async function serveWebhook(config: WebhookConfig, logger: Logger, opts: 
     tokenGuard: { resolver: identity.resolver, getPod: (namespace, name) => identity.getPod(namespace, name) },
     readiness: () => (draining ? 'shutting down' : identity.notReady()),
   });
+  const connections = new ConnectionShedding();
+  connections.count(admission.server);
+  admission.addHook('onSend', async (_request, reply, payload) => {
+    if (connections.takeClose()) void reply.header('connection', 'close');
+    return payload;
+  });
   const metricsApp = thread ? undefined : buildMetricsApp({ registry, logger, ...(config.debugHandlers && opts.debugCache ? { debugCache: opts.debugCache } : {}) });
   certificates.watchForChanges((c) => {
     admission.server.setSecureContext({ cert: c.cert, key: c.key, minVersion: config.tls.minVersion, ...(config.tls.ciphers ? { ciphers: config.tls.ciphers } : {}) });
@@ -55,7 +62,7 @@ export async function serveWebhook(config: WebhookConfig, logger: Logger, opts: 
   logger.info({ version: VERSION, pid: process.pid, ...(thread ? { thread: threadId } : {}), port, metricsPort, ...opts.listening }, 'webhook listening');
 
   return {
-    port, metricsPort, registry,
+    port, metricsPort, registry, connections,
     isReady: () => !draining && identity.notReady() === undefined,
     async stop() {
       draining = true;

@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import autocannon from 'autocannon';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { httpsRequest } from '../cluster/https.ts';
 import { eventually } from '../cluster/kube-helpers.ts';
@@ -93,6 +94,42 @@ describe('kube-irsa webhook process', () => {
     w.child.kill('SIGTERM');
     assert.equal(await exited(w.child), 0);
     await w.listening; // settled long ago
+  });
+
+  test('--workers=2 --worker-idle-timeout: one thread at rest; under load a second starts and keep-alive clients move to it; back to one when idle', async () => {
+    const w = start(['--workers=2', '--worker-idle-timeout=2s']);
+    try {
+      const { metricsPort, port } = await eventually(() => {
+        const m = /"port":(\d+),"metricsPort":(\d+),"msg":"webhook main thread started"/.exec(w.logs());
+        return m ? { port: Number(m[1]), metricsPort: Number(m[2]) } : undefined;
+      }, 'the main thread', 30_000);
+      await eventually(async () => ((await httpsRequest(`https://127.0.0.1:${port}/readyz`, { ca: cp.ca.certPem })).status === 200 ? true : undefined), 'readiness');
+      const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())?.[1] ?? NaN);
+      const threads = () => metric(/^kube_irsa_webhook_threads (\d+)$/m);
+      assert.equal(await threads(), 1, 'one thread at rest');
+      assert.equal([...w.logs().matchAll(/"msg":"webhook listening"/g)].length, 1);
+
+      const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'load', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'default', operation: 'UPDATE', object: {} } });
+      // keep-alive clients that connect before the second thread exists, as an API server's do
+      const load = autocannon({ url: `https://127.0.0.1:${port}/mutate`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 32, duration: 8 });
+      try {
+        await eventually(() => (/admissions busy: webhook thread started/.test(w.logs()) ? true : undefined), 'a second thread under load', 6_000);
+        assert.equal(await threads(), 2);
+        await eventually(() => (/closing some keep-alive connections after their answer/.test(w.logs()) ? true : undefined), 'clients moved off the main thread', 3_000);
+        await eventually(async () => ((await metric(/^kube_irsa_webhook_thread_utilization\{thread="1"\} (\S+)$/m)) > 0.3 ? true : undefined),
+          'the second thread busy with clients moved to it', 6_000);
+      } finally {
+        const result = await load;
+        assert.equal(result.errors + result.non2xx, 0, 'every admission answered while connections moved');
+        assert.ok(result.requests.total > 1000, `${result.requests.total} admissions`);
+      }
+      await eventually(() => (/admissions idle: webhook thread stopped/.test(w.logs()) ? true : undefined), 'the second thread stopped 2 s after the load', 10_000);
+      assert.equal(await threads(), 1);
+      assert.doesNotMatch(w.logs(), /thread died/);
+    } finally {
+      w.child.kill('SIGTERM');
+      assert.equal(await exited(w.child), 0);
+    }
   });
 
   test('SIGTERM lets an admission still being received finish, then exits 0', async () => {
