@@ -10,16 +10,22 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decode, encode, type SourceMapMappings, type SourceMapSegment } from '@jridgewell/sourcemap-codec';
-import { build, type Metafile } from 'esbuild';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { pruneClientModels } from './prune-client-models.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 
+export interface BundleOptions {
+  /** more entry points (name -> source), e.g. a test's probe into the bundled modules */
+  extraEntryPoints?: Record<string, string>;
+}
+
 /** Bundles into `<outDir>/bin/` (replacing outDir); returns esbuild's metafile. */
-export async function bundle(outDir: string): Promise<Metafile> {
+export async function bundle(outDir: string, { extraEntryPoints = {} }: BundleOptions = {}): Promise<Metafile> {
   await rm(outDir, { recursive: true, force: true });
-  const result = await build({
+  const options = {
     absWorkingDir: ROOT,
-    entryPoints: { 'kube-irsa': 'bin/kube-irsa.ts', 'worker-thread': 'webhook/worker-thread.ts' },
+    entryPoints: { 'kube-irsa': 'bin/kube-irsa.ts', 'worker-thread': 'webhook/worker-thread.ts', ...extraEntryPoints },
     outdir: path.join(outDir, 'bin'),
     // chunks beside the entries: webhook/workers.ts finds ./worker-thread.js next to itself
     chunkNames: 'chunk-[hash]',
@@ -32,7 +38,12 @@ export async function bundle(outDir: string): Promise<Metafile> {
     },
     // optional native speed-ups of ws that client-node's dependencies try to load; absent is fine
     external: ['bufferutil', 'utf-8-validate'],
-  });
+  } satisfies BuildOptions;
+  // a first pass, in memory, finds the client-node modules the bundle keeps; the second registers
+  // only the models they (de)serialize (scripts/prune-client-models.ts)
+  const firstPass = await build({ ...options, write: false, minify: false, sourcemap: false });
+  const pruning = pruneClientModels(ROOT, firstPass.metafile);
+  const result = await build({ ...options, plugins: [pruning.plugin] });
   assertLean(result.metafile, path.join(outDir, 'bin'));
   await keepOwnMappings(path.join(outDir, 'bin'));
   // the bundles are ES modules: say so, as the project's package.json does
