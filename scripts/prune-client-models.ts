@@ -52,14 +52,18 @@ export function typeNames(type: string): string[] {
   return PLAIN.has(type.toLowerCase()) ? [] : [type];
 }
 
+/** client-node's serializer wrapper: it forwards its callers' types (checked in them) and its KubernetesObject's. */
+const FORWARDS_TYPES = /\/client-node\/dist\/serializer\.js$/;
+
 /**
  * The type expressions `source` passes to ObjectSerializer.serialize/deserialize (under any import
  * name), plus the `type` of attribute maps written outside the generated code (client-node's
- * KubernetesObject). A generated API class must pass a literal: otherwise the roots are unknowable.
+ * KubernetesObject). Only the wrapper may pass a computed type: elsewhere the roots are unknowable.
  */
 export function serializerRoots(source: string, file: string): string[] {
   const roots: string[] = [];
   const generated = /\/gen\//.test(file);
+  const forwards = FORWARDS_TYPES.test(file.replaceAll('\\', '/'));
   simple(parse(source, { ecmaVersion: 'latest', sourceType: 'module' }), {
     CallExpression(call) {
       const callee = call.callee;
@@ -67,7 +71,7 @@ export function serializerRoots(source: string, file: string): string[] {
       if (!['serialize', 'deserialize'].includes(callee.property.name) || callee.object.type !== 'Identifier' || !/Serializer$/.test(callee.object.name)) return;
       const type = call.arguments[1];
       if (type?.type === 'Literal' && typeof type.value === 'string') roots.push(type.value);
-      else if (generated) throw new Error(`prune-client-models: ${file} passes a computed type to ObjectSerializer.${callee.property.name} (offset ${call.start}); its models cannot be known at build time`);
+      else if (!forwards) throw new Error(`prune-client-models: ${file} passes a computed type to ObjectSerializer.${callee.property.name} (offset ${call.start}); its models cannot be known at build time`);
     },
     ObjectExpression(object) {
       if (generated) return;
@@ -88,6 +92,18 @@ export function clientCallers(meta: Metafile): string[] {
     }
   }
   return [...callers].sort();
+}
+
+/** Throws if kube-irsa's own bundled code calls the serializer itself: its types would not be roots. */
+export function assertNoOwnSerializerCalls(root: string, meta: Metafile): void {
+  for (const output of Object.values(meta.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      if (bytesInOutput === 0 || input.split(/[\\/]/).includes('node_modules') || !/\.[cm]?[jt]s$/.test(input)) continue;
+      if (/\bObjectSerializer\s*\.\s*(?:de)?serialize\s*\(/.test(readFileSync(path.join(root, input), 'utf8'))) {
+        throw new Error(`prune-client-models: ${input} calls client-node's ObjectSerializer itself; teach scripts/prune-client-models.ts its types, or go through a typed API`);
+      }
+    }
+  }
 }
 
 /** The registered models reachable from `roots` through attributeTypeMaps; throws on a root it cannot find. */
@@ -138,6 +154,7 @@ export interface Pruning {
 export function pruneClientModels(root: string, firstPass: Metafile): Pruning {
   const callers = clientCallers(firstPass);
   if (callers.length === 0) throw new Error('prune-client-models: the first pass bundled no @kubernetes/client-node module');
+  assertNoOwnSerializerCalls(root, firstPass);
   const serializerFile = createRequire(path.join(root, 'package.json')).resolve('@kubernetes/client-node/dist/gen/models/ObjectSerializer.js');
   const registry = readRegistry(readFileSync(serializerFile, 'utf8'));
   const roots = callers.flatMap((file) => serializerRoots(readFileSync(path.join(root, file), 'utf8'), file).map((type) => ({ type, from: file })));

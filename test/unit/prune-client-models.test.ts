@@ -3,10 +3,13 @@
 // serialize/deserialize, the closure follows attribute types, and what it cannot know fails the build.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { prunedSource, reachableModels, readRegistry, serializerRoots, typeNames } from '../../scripts/prune-client-models.ts';
+import type { Metafile } from 'esbuild';
+import { assertNoOwnSerializerCalls, prunedSource, reachableModels, readRegistry, serializerRoots, typeNames } from '../../scripts/prune-client-models.ts';
 
 const SERIALIZER = createRequire(import.meta.url).resolve('@kubernetes/client-node/dist/gen/models/ObjectSerializer.js');
 const MODELS = path.dirname(SERIALIZER);
@@ -37,8 +40,23 @@ describe('prune-client-models', () => {
     assert.deepEqual(serializerRoots(wrapper, 'node_modules/@kubernetes/client-node/dist/serializer.js'), ['V1ObjectMeta']);
   });
 
-  test('a computed type in a generated API fails the build', () => {
+  test('a computed type fails the build, except in the wrapper that forwards its callers\' types', () => {
     assert.throws(() => serializerRoots('ObjectSerializer.deserialize(x, typeName, "")', API_FILE), /ExampleApi\.js passes a computed type to ObjectSerializer\.deserialize/);
+    assert.throws(() => serializerRoots('ObjectSerializer.deserialize(x, `V1${kind}`)', 'node_modules/@kubernetes/client-node/dist/object.js'), /object\.js passes a computed type/);
+    assert.deepEqual(serializerRoots('InternalSerializer.deserialize(data, type, format)', 'node_modules/@kubernetes/client-node/dist/serializer.js'), []);
+  });
+
+  test('kube-irsa\'s own code calling the serializer fails the build', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kube-irsa-prune-'));
+    try {
+      await writeFile(path.join(dir, 'own.ts'), 'ObjectSerializer.deserialize(x, "V1Deployment", "");\n');
+      await writeFile(path.join(dir, 'probe.ts'), "export { ObjectSerializer } from '@kubernetes/client-node';\n");
+      const meta = (inputs: string[]): Metafile => ({ inputs: {}, outputs: { 'out.js': { bytes: 1, imports: [], exports: [], inputs: Object.fromEntries(inputs.map((i) => [i, { bytesInOutput: 1 }])) } } });
+      assert.doesNotThrow(() => assertNoOwnSerializerCalls(dir, meta(['probe.ts'])));
+      assert.throws(() => assertNoOwnSerializerCalls(dir, meta(['probe.ts', 'own.ts'])), /own\.ts calls client-node's ObjectSerializer itself/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('a root type the registry does not have fails the build', () => {
