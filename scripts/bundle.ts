@@ -7,7 +7,8 @@
 // memory the same modules cost from node_modules (@kubernetes/client-node: ~80 MiB unbundled;
 // README "Benchmarks"), and the image needs no node_modules at all. client-node's serializer
 // registers only the models the bundled API calls reach (scripts/prune-client-models.ts: 243 of
-// 757, the chunk 230 KiB and ~1.4 MiB of heap and ~2.4 MiB resident smaller), which takes a first, in-memory pass.
+// 757; the chunk 230 KiB, ~1.4 MiB of heap and ~2.4 MiB resident smaller), found by a first,
+// in-memory pass.
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';

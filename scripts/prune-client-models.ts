@@ -9,7 +9,7 @@
 // Measured (Node 24, client-node 2.0.1, kube-irsa calling CoreV1Api and CustomObjectsApi): 243 of
 // 757 models kept; the client-node chunk 2,156 -> 1,926 KiB; a process importing just that chunk
 // (and the chunks it imports), after GC, with the launcher's malloc settings: V8 heap +7.9 -> +6.5
-// MiB, RSS +24.6 -> +22.2 MiB (medians of 7). The typed API classes left (CoreV1Api's 245 methods in
+// MiB, RSS +24.6 -> +22.2 MiB (medians of 7). The typed API classes left (CoreV1Api's 206 methods in
 // four layers, ~650 KiB) cost ~1 MiB of heap and ~3.5 MiB resident; undici is ~720 KiB of the chunk.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
