@@ -14,6 +14,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decode, encode, type SourceMapMappings, type SourceMapSegment } from '@jridgewell/sourcemap-codec';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { httpWithoutUndici } from './http-without-undici.ts';
 import { pruneClientModels } from './prune-client-models.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
@@ -46,7 +47,7 @@ export async function bundle(outDir: string, { extraEntryPoints = {} }: BundleOp
   // only the models they (de)serialize (scripts/prune-client-models.ts)
   const firstPass = await build({ ...options, write: false, minify: false, sourcemap: false });
   const pruning = pruneClientModels(ROOT, firstPass.metafile);
-  const result = await build({ ...options, plugins: [pruning.plugin] });
+  const result = await build({ ...options, plugins: [pruning.plugin, httpWithoutUndici()] });
   assertLean(result.metafile, path.join(outDir, 'bin'));
   await keepOwnMappings(path.join(outDir, 'bin'));
   // the bundles are ES modules: say so, as the project's package.json does
