@@ -94,6 +94,7 @@ export async function startWebhookWorkers(config: WebhookConfig, logger: Logger,
     return worker;
   };
   const stopThread = async (worker: Worker): Promise<void> => {
+    if (worker.threadId === -1) return; // exited already
     retiring.add(worker);
     const exited = once(worker, 'exit');
     worker.postMessage({ type: 'stop' } satisfies ToWorker);
@@ -117,6 +118,8 @@ export async function startWebhookWorkers(config: WebhookConfig, logger: Logger,
   /** Each thread's event-loop utilization over the last sample, by slot ('0': the main thread). */
   let utilizationBySlot = new Map<string, number>();
   let changing = false;
+  /** After a thread failed to start or stop, the next change waits (no retry every sample). */
+  let nextChangeAt = 0;
   const sample = () => {
     const main = performance.eventLoopUtilization(lastMain).utilization;
     lastMain = performance.eventLoopUtilization();
@@ -131,15 +134,17 @@ export async function startWebhookWorkers(config: WebhookConfig, logger: Logger,
     const shed = connectionsToShed(main, utilization, local.connections.open);
     local.connections.shed(shed);
     if (shed > 0) logger.info({ connections: shed, of: local.connections.open, utilization: utilization.map((u) => Number(u.toFixed(2))) }, 'main thread busier than the others: closing some keep-alive connections after their answer, so that clients reconnect to any thread');
-    if (changing || stopping) return;
+    if (changing || stopping || Date.now() < nextChangeAt) return;
     const decision = scaler.decide(Date.now(), utilization);
     if (decision === 'hold') return;
     changing = true;
     const change = decision === 'add'
       ? spawn().then((w) => logger.info({ threadId: w.threadId, threads: threads.size + 1 }, 'admissions busy: webhook thread started'))
       : stopThread(running[running.length - 1]!).then(() => logger.info({ threads: threads.size + 1 }, 'admissions idle: webhook thread stopped'));
-    void change.catch((err: unknown) => logger.error({ err: (err as Error).message }, `webhook thread failed to ${decision === 'add' ? 'start' : 'stop'}`))
-      .finally(() => (changing = false));
+    void change.catch((err: unknown) => {
+      nextChangeAt = Date.now() + 5_000;
+      logger.error({ err: (err as Error).message }, `webhook thread failed to ${decision === 'add' ? 'start' : 'stop'}`);
+    }).finally(() => (changing = false));
   };
   const sampler = setInterval(sample, SAMPLE_MS);
   sampler.unref();
