@@ -9,6 +9,7 @@ import path from 'node:path';
 import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { withExecClusterInfo } from './exec-cluster-info.ts';
+import { impersonationOf } from './impersonation.ts';
 import { PooledKubeConfig } from './pooled-kube-config.ts';
 import { proxyForServer } from './proxy-env.ts';
 
@@ -72,6 +73,9 @@ export function loadKubeConfig(opts: KubeConfigOptions): PooledKubeConfig {
   const cluster = kc.getCluster(context.cluster);
   if (!cluster) throw new KubeConfigError(`${where}: cluster "${context.cluster}" of context "${context.name}" is not defined`);
   if (context.user && !kc.getUser(context.user)) throw new KubeConfigError(`${where}: user "${context.user}" of context "${context.name}" is not defined`);
+  if (context.user && kc.impersonation.has(context.user) && !kc.getUser(context.user)?.impersonateUser) {
+    throw new KubeConfigError(`${where}: user "${context.user}" sets as-groups, as-uid or as-user-extra without "as" (the user to impersonate), which kubectl refuses too`);
+  }
   const server = opts.kubeApi || cluster.server;
   try {
     const url = new URL(server);
@@ -98,7 +102,7 @@ export function contextNamespace(kc: KubeConfig): string | undefined {
 }
 
 /** kubectl's merge of several kubeconfig files: the first file to define a name (or the current context) wins. */
-function mergeFiles(kc: KubeConfig, files: readonly string[]): void {
+function mergeFiles(kc: PooledKubeConfig, files: readonly string[]): void {
   const clusters = new Map<string, Cluster>();
   const users = new Map<string, User>();
   const contexts = new Map<string, Context>();
@@ -109,9 +113,15 @@ function mergeFiles(kc: KubeConfig, files: readonly string[]): void {
     const text = readFileSync(file, 'utf8');
     one.loadFromString(text);
     one.makePathsAbsolute(path.dirname(file));
-    const tokenFiles = tokenFilesOf(text);
+    const raw = rawUsersOf(text);
     for (const c of one.getClusters()) if (!clusters.has(c.name)) clusters.set(c.name, c);
-    for (const u of one.getUsers()) if (!users.has(u.name)) users.set(u.name, withTokenFile(u, tokenFiles.get(u.name), file));
+    for (const u of one.getUsers()) {
+      if (users.has(u.name)) continue;
+      const rawUser = raw.get(u.name);
+      users.set(u.name, withTokenFile(u, typeof rawUser?.tokenFile === 'string' && rawUser.tokenFile !== '' ? rawUser.tokenFile : undefined, file));
+      const impersonation = impersonationOf(rawUser);
+      if (impersonation) kc.impersonation.set(u.name, impersonation);
+    }
     for (const c of one.getContexts()) if (!contexts.has(c.name)) contexts.set(c.name, c);
     currentContext ||= one.getCurrentContext() ?? '';
   }
@@ -121,14 +131,15 @@ function mergeFiles(kc: KubeConfig, files: readonly string[]): void {
 }
 
 /**
- * The users' `tokenFile` (client-go's and kubectl's name for it) by user name: client-node reads only
- * `token-file`, so a kubeconfig written for kubectl would send no credential at all.
+ * The users' entries as written, by name: what client-node drops from them is read here — the
+ * `tokenFile` (client-go's and kubectl's name for it; client-node reads only `token-file`) and
+ * impersonation beyond `as` (impersonation.ts).
  */
-function tokenFilesOf(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const doc = parse(text) as { users?: Array<{ name?: unknown; user?: { tokenFile?: unknown } }> } | null;
+function rawUsersOf(text: string): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  const doc = parse(text) as { users?: Array<{ name?: unknown; user?: unknown }> } | null;
   for (const u of doc?.users ?? []) {
-    if (typeof u.name === 'string' && typeof u.user?.tokenFile === 'string' && u.user.tokenFile !== '') out.set(u.name, u.user.tokenFile);
+    if (typeof u.name === 'string' && u.user && typeof u.user === 'object') out.set(u.name, u.user as Record<string, unknown>);
   }
   return out;
 }

@@ -2,19 +2,26 @@
 // every call and every watch pays a TLS handshake. This KubeConfig keeps the first one per cluster,
 // server, proxy and user and hands it to every later request: calls share keep-alive connections,
 // as client-go's do. Users whose exec plugin may return a client certificate (which can rotate) keep
-// client-node's behaviour.
+// client-node's behaviour. Impersonation that client-node drops (as-groups, as-uid, as-user-extra)
+// rides on the dispatcher too (impersonation.ts).
 import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
+import { withImpersonation, type Impersonation } from './impersonation.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
 export class PooledKubeConfig extends KubeConfig {
   private pool: { readonly key: string; readonly dispatcher: Dispatcher } | undefined;
+  /** Impersonation beyond `as`, by user name (filled by config.ts from the kubeconfig as written). */
+  readonly impersonation = new Map<string, Impersonation>();
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
-    const fresh = context.getDispatcher();
+    const created = context.getDispatcher();
     const cluster = this.getCurrentCluster();
     const user = this.getCurrentUser();
+    const impersonation = user ? this.impersonation.get(user.name) : undefined;
+    const fresh = created && impersonation ? withImpersonation(created, impersonation) : created;
+    if (fresh !== created && fresh) context.setDispatcher(fresh);
     if (!fresh || !cluster || user?.exec) return;
     const key = JSON.stringify([cluster.name, cluster.server, cluster.proxyUrl ?? '', user?.name ?? '']);
     if (this.pool?.key !== key) {

@@ -1,6 +1,7 @@
 // `kube-irsa doctor ns/sa` finds the API server as kubectl does, against the real API server: only
 // $KUBECONFIG set; a two-file $KUBECONFIG with --context choosing the second file's context;
-// ~/.kube/config; an exec credential plugin; and through an HTTPS proxy (HTTPS_PROXY, a CONNECT
+// ~/.kube/config; an exec credential plugin; impersonation with as-groups, as-uid and as-user-extra
+// (which client-node alone drops); and through an HTTPS proxy (HTTPS_PROXY, a CONNECT
 // proxy on loopback that counts the tunnels it opened). Each run reads the ServiceAccount, mints a
 // token with TokenRequest and reaches the probe (STS is unreachable on purpose: exit 3), so every
 // API call of doctor went through the configuration under test.
@@ -12,8 +13,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { AuthenticationV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { loadKubeConfig } from '../../shared/kube/config.ts';
 import { freePorts, startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 
 const CLI = path.join(import.meta.dirname, '..', '..', 'bin', 'kube-irsa');
@@ -179,5 +181,37 @@ describe('doctor finds the API server as kubectl does', () => {
       proxy.closeAllConnections();
       await new Promise((resolve) => proxy.close(resolve));
     }
+  });
+  test('impersonation: as-groups, as-uid and as-user-extra reach the API server as kubectl sends them (client-node alone sends only as)', async () => {
+    // the group, not the impersonated user, is what may read: only its header makes doctor work
+    const rbac = cp.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createClusterRoleBinding({ body: {
+      metadata: { name: 'irsa-readers-admin' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'irsa-readers' }],
+    } });
+    const userOnly = await kubeconfigFile('as/user-only', 'as-user', cp.server, { token: adminToken, as: 'jane' });
+    const denied = await doctor({ KUBECONFIG: userOnly }, `${NS}/${SA}`);
+    assert.equal(denied.code, 1, denied.err);
+    assert.match(denied.err, /forbidden|403/i);
+    const withGroups = await kubeconfigFile('as/groups', 'as-groups', cp.server, {
+      token: adminToken, as: 'jane', 'as-groups': ['irsa-readers', 'auditors'], 'as-uid': 'uid-1234', 'as-user-extra': { reason: ['incident 42', 'on call'] },
+    });
+    assertReachedTheProbe(await doctor({ KUBECONFIG: withGroups }, `${NS}/${SA}`));
+    // what the API server understood, through the same client setup (kubectl auth whoami's call)
+    const kc = loadKubeConfig({ env: { KUBECONFIG: withGroups } });
+    try {
+      const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+      const who = review.status?.userInfo;
+      assert.equal(who?.username, 'jane');
+      assert.equal(who?.uid, 'uid-1234');
+      assert.deepEqual([...(who?.groups ?? [])].filter((g) => g !== 'system:authenticated').sort(), ['auditors', 'irsa-readers']);
+      assert.deepEqual(who?.extra?.reason, ['incident 42', 'on call']);
+    } finally {
+      await kc.close();
+    }
+    const noUser = await kubeconfigFile('as/no-user', 'as-no-user', cp.server, { token: adminToken, 'as-groups': ['irsa-readers'] });
+    const refused = await doctor({ KUBECONFIG: noUser }, `${NS}/${SA}`);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /user "as-no-user-user" sets as-groups, as-uid or as-user-extra without "as"/);
   });
 });
