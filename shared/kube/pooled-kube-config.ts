@@ -5,7 +5,10 @@
 // client-node's behaviour. Impersonation that client-node drops (as-groups, as-uid, as-user-extra)
 // rides on the dispatcher too (impersonation.ts).
 import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
-import { withImpersonation, type Impersonation } from './impersonation.ts';
+// only to build the dispatcher client-node would build, over HTTP/1.1 (below); every request still goes through client-node
+// eslint-disable-next-line no-restricted-imports
+import { Agent, ProxyAgent } from 'undici';
+import { impersonationHeaders, withImpersonation, type Impersonation } from './impersonation.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
@@ -14,12 +17,32 @@ export class PooledKubeConfig extends KubeConfig {
   /** Impersonation beyond `as`, by user name (filled by config.ts from the kubeconfig as written). */
   readonly impersonation = new Map<string, Impersonation>();
 
+  constructor() {
+    super();
+    // Over HTTP/2 undici joins a header's values into one ("g1, g2"), which the API server takes as
+    // one group; over HTTP/1.1 each value is its own header line, as kubectl sends them. So a user
+    // that impersonates with several values of one header gets client-node's dispatcher built with
+    // HTTP/2 off (client-node's createDispatcher is private in its types, not in its code).
+    const self = this as unknown as { createDispatcher(cluster: unknown, agentOptions: unknown): Dispatcher | undefined };
+    const clientNodes = self.createDispatcher.bind(this);
+    self.createDispatcher = (cluster, agentOptions) => {
+      const user = this.getCurrentUser();
+      const impersonation = user ? this.impersonation.get(user.name) : undefined;
+      if (!impersonation || !Object.values(impersonationHeaders(impersonation)).some((v) => v.length > 1)) return clientNodes(cluster, agentOptions);
+      const opts = this.createDispatcherOptions(cluster as Parameters<KubeConfig['createDispatcherOptions']>[0], agentOptions as Parameters<KubeConfig['createDispatcherOptions']>[1]);
+      if (opts.type === 'agent') return new Agent({ connect: opts.connect, allowH2: false });
+      if (opts.type === 'proxy') return new ProxyAgent({ uri: opts.uri, requestTls: opts.requestTls, connect: opts.connect, allowH2: false });
+      return clientNodes(cluster, agentOptions);
+    };
+  }
+
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
-    const created = context.getDispatcher();
     const cluster = this.getCurrentCluster();
     const user = this.getCurrentUser();
     const impersonation = user ? this.impersonation.get(user.name) : undefined;
+    // client-node leaves plain-http servers to fetch's global dispatcher: impersonation needs one of its own
+    const created = context.getDispatcher() ?? (impersonation ? new Agent({ allowH2: false }) : undefined);
     const fresh = created && impersonation ? withImpersonation(created, impersonation) : created;
     if (fresh !== created && fresh) context.setDispatcher(fresh);
     if (!fresh || !cluster || user?.exec) return;
