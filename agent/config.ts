@@ -7,7 +7,7 @@ import { IDENTITY_FLAGS, identityDefaultsFrom } from '../shared/identity/flags.t
 import { KUBE_FLAGS, kubeConfigOptions, requireApiServer } from '../shared/kube/flags.ts';
 import type { KubeConfigOptions } from '../shared/kube/config.ts';
 import { LOG_LEVELS, type LogLevel } from '../shared/logging.ts';
-import { stsEndpointProblem } from './core/sts-endpoint.ts';
+import { endpointProblem, stsEndpointProblem } from './core/sts-endpoint.ts';
 
 export const AGENT_FLAGS = {
   'node-name': { kind: 'string', default: '', help: 'the node this agent watches (default: $NODE_NAME, set from the downward API)' },
@@ -89,9 +89,10 @@ export function buildAgentConfig(v: AgentFlagValues, env: NodeJS.ProcessEnv = pr
   requireApiServer(v, problems);
   const nodeName = v['node-name'] || env.NODE_NAME || '';
   if (nodeName === '') problems.push('the node name is unknown: pass --node-name or set NODE_NAME (the chart sets it from spec.nodeName)');
-  const endpointProblem = v['sts-endpoint'] === '' ? undefined : stsEndpointProblem(v['sts-endpoint']);
-  if (endpointProblem) problems.push(endpointProblem);
-  if (v['iam-endpoint'] !== '' && !/^https?:\/\/[^/]+/.test(v['iam-endpoint'])) problems.push(`--iam-endpoint "${v['iam-endpoint']}" must be an http(s) URL`);
+  const stsProblem = v['sts-endpoint'] === '' ? undefined : stsEndpointProblem(v['sts-endpoint']);
+  if (stsProblem) problems.push(stsProblem);
+  const iamEndpointProblem = v['iam-endpoint'] === '' ? undefined : endpointProblem('--iam-endpoint', v['iam-endpoint']);
+  if (iamEndpointProblem) problems.push(iamEndpointProblem);
   const region = v.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) problems.push(`--region "${region}" is not an AWS region name`);
   const issuerCaPems = readIssuerCaFiles(v['issuer-ca-file'], problems);

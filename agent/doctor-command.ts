@@ -23,11 +23,10 @@ import { Diagnoser } from './diagnosis/diagnoser.ts';
 import { IamReader } from './diagnosis/iam-reader.ts';
 import { diagnosisFor } from './diagnosis/explain.ts';
 import { diagnosisJson } from './diagnosis/report.ts';
-import { EXIT_CODES, renderReport } from './doctor-report.ts';
+import { EXIT_CODES, renderReport, verdictJson } from './doctor-report.ts';
 import { IrsaCheckApi } from './irsa-check-api.ts';
 import { stsEndpointProblem } from './core/sts-endpoint.ts';
 import { runFromEnv } from './doctor-from-env.ts';
-import { REASONS } from './core/reasons.ts';
 import { IdentityProber } from './identity-prober.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { mintToken } from './token-source.ts';
@@ -70,7 +69,6 @@ export async function runDoctor(argv: readonly string[], io: CommandIo = process
     return runFromEnv({
       region: v.region, stsEndpoint: v['sts-endpoint'], audience: v.audience, output: v.output, env: process.env,
       check: (region, token, roleArn) => checkOnce({ ...v, region }, caPems, token, roleArn, v.audience),
-      render: renderReport,
     }, io);
   }
   const target = parsed.positionals[0];
@@ -97,7 +95,7 @@ export async function runDoctor(argv: readonly string[], io: CommandIo = process
     io.stdout.write(`${JSON.stringify({
       reason: result.reason, verdict: result.verdict, detail: result.detail, roleArn: v['role-arn'], audience: v.audience,
       token: result.claims ? { iss: result.claims.iss, sub: result.claims.sub, aud: result.claims.aud, exp: result.claims.exp } : null,
-      steps: result.steps, ...(result.stsError ? { sts: result.stsError } : {}), meaning: REASONS[result.reason].meaning, ...diagnosisJson(result.diagnosis),
+      steps: result.steps, ...verdictJson(result),
     }, null, 2)}\n`);
   } else {
     io.stdout.write(renderReport(result, v['role-arn'], v.audience));

@@ -11,6 +11,7 @@ import { REASONS, type Reason } from './core/reasons.ts';
 import { shadowedFinding, shadowingVariables } from './core/shadowed-credentials.ts';
 import { stsEndpointFor } from './core/sts-endpoint.ts';
 import { winningProvider, type WinningProvider } from './core/winning-provider.ts';
+import { EXIT_CODES, renderReport, verdictJson } from './doctor-report.ts';
 
 const CHAIN_TIMEOUT_MS = 20_000;
 
@@ -22,7 +23,6 @@ export interface FromEnvOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The agent's checks of one token (doctor's checkOnce). */
   readonly check: (region: string, token: string, roleArn: string) => Promise<TokenCheckResult>;
-  readonly render: (result: TokenCheckResult, roleArn: string, audience: string) => string;
 }
 
 type ChainOutcome = { readonly ok: true; readonly provider: WinningProvider } | { readonly ok: false; readonly error: string };
@@ -87,8 +87,7 @@ export async function runFromEnv(o: FromEnvOptions, io: CommandIo): Promise<numb
     io.stdout.write(`${JSON.stringify({
       provider: chain.ok ? { name: chain.provider.name, webIdentity: chain.provider.webIdentity } : { error: chain.error },
       otherCredentials: others, region, roleArn, tokenFile,
-      reason: result.reason, verdict: result.verdict, detail: result.detail, steps: result.steps,
-      ...(result.stsError ? { sts: result.stsError } : {}), meaning: REASONS[result.reason].meaning,
+      reason: result.reason, verdict: result.verdict, detail: result.detail, steps: result.steps, ...verdictJson(result),
     }, null, 2)}\n`);
   } else {
     const head = [
@@ -100,7 +99,7 @@ export async function runFromEnv(o: FromEnvOptions, io: CommandIo): Promise<numb
       `Region: ${region}`,
       '',
     ];
-    io.stdout.write(`${head.join('\n')}\n${o.render(result, roleArn || '(AWS_ROLE_ARN unset)', o.audience)}`);
+    io.stdout.write(`${head.join('\n')}\n${renderReport(result, roleArn || '(AWS_ROLE_ARN unset)', o.audience)}`);
   }
-  return { healthy: 0, misconfigured: 2, inconclusive: 3 }[result.verdict];
+  return EXIT_CODES[result.verdict];
 }

@@ -3,9 +3,14 @@
 import type { TokenCheckResult } from './check-token.ts';
 import { specificFix } from './core/messages.ts';
 import { REASONS, type Verdict } from './core/reasons.ts';
-import { diagnosisLines } from './diagnosis/report.ts';
+import { diagnosisJson, diagnosisLines } from './diagnosis/report.ts';
 
 export const EXIT_CODES: Readonly<Record<Verdict, number>> = { healthy: 0, misconfigured: 2, inconclusive: 3 };
+
+/** The verdict's fields of doctor's JSON after its steps: STS's answer, the reason's meaning, IAM's diagnosis. */
+export function verdictJson(result: TokenCheckResult): Record<string, unknown> {
+  return { ...(result.stsError ? { sts: result.stsError } : {}), meaning: REASONS[result.reason].meaning, ...diagnosisJson(result.diagnosis) };
+}
 
 export function renderReport(result: TokenCheckResult, roleArn: string, audience: string): string {
   const mark = { pass: '✔', fail: '✘', inconclusive: '?', skipped: '-' } as const;

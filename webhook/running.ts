@@ -21,8 +21,8 @@ export interface ServingWebhook {
   readonly metricsPort: number;
   /** This thread's metrics (a worker thread's go to the main thread on request). */
   readonly registry: Registry;
-  /** This thread's admission connections, some of which workers.ts may move to other threads. */
-  readonly connections: ConnectionShedding;
+  /** This thread's admission connections, some of which workers.ts may move to other threads (with shedsConnections). */
+  readonly connections: ConnectionShedding | undefined;
   isReady(): boolean;
   /** Stops accepting, lets in-flight admissions finish (up to the grace period), then stops. */
   stop(): Promise<void>;
@@ -44,4 +44,6 @@ export interface StartOptions {
    * port with the others and serves no /metrics (workers.ts does, with the process metrics).
    */
   readonly thread?: boolean;
+  /** The main thread under --workers: it may close keep-alive connections so that clients move to other threads. */
+  readonly shedsConnections?: boolean;
 }

@@ -40,12 +40,15 @@ export async function serveWebhook(config: WebhookConfig, logger: Logger, opts: 
     tokenGuard: { resolver: identity.resolver, getPod: (namespace, name) => identity.getPod(namespace, name) },
     readiness: () => (draining ? 'shutting down' : identity.notReady()),
   });
-  const connections = new ConnectionShedding();
-  connections.count(admission.server);
-  admission.addHook('onSend', async (_request, reply, payload) => {
-    if (connections.takeClose()) void reply.header('connection', 'close');
-    return payload;
-  });
+  // only where workers.ts may ask for it: the hook runs on every admission
+  const connections = opts.shedsConnections ? new ConnectionShedding() : undefined;
+  if (connections) {
+    connections.count(admission.server);
+    admission.addHook('onSend', async (_request, reply, payload) => {
+      if (connections.takeClose()) void reply.header('connection', 'close');
+      return payload;
+    });
+  }
   const metricsApp = thread ? undefined : buildMetricsApp({ registry, logger, ...(config.debugHandlers && opts.debugCache ? { debugCache: opts.debugCache } : {}) });
   certificates.watchForChanges((c) => {
     admission.server.setSecureContext({ cert: c.cert, key: c.key, minVersion: config.tls.minVersion, ...(config.tls.ciphers ? { ciphers: config.tls.ciphers } : {}) });

@@ -64,7 +64,7 @@ export async function startWebhookWorkers(config: WebhookConfig, logger: Logger,
   const retiring = new WeakSet<Worker>();
   const elastic = config.workerIdleTimeoutMs > 0;
   // the main thread listens first (with --port=0 it picks the port); the worker threads join it
-  const local = await startLocal(config, logger, { thread: true });
+  const local = await startLocal(config, logger, { thread: true, shedsConnections: true });
   const port = local.port;
 
   const spawn = async (): Promise<Worker> => {
@@ -131,9 +131,10 @@ export async function startWebhookWorkers(config: WebhookConfig, logger: Logger,
       return prev ? w.performance.eventLoopUtilization(now, prev).utilization : 0;
     })];
     utilizationBySlot = new Map([['0', main], ...running.map((w, i): [string, number] => [threads.get(w) ?? '?', utilization[i + 1] ?? 0])]);
-    const shed = connectionsToShed(main, utilization, local.connections.open);
-    local.connections.shed(shed);
-    if (shed > 0) logger.info({ connections: shed, of: local.connections.open, utilization: utilization.map((u) => Number(u.toFixed(2))) }, 'main thread busier than the others: closing some keep-alive connections after their answer, so that clients reconnect to any thread');
+    const open = local.connections?.open ?? 0;
+    const shed = connectionsToShed(main, utilization, open);
+    local.connections?.shed(shed);
+    if (shed > 0) logger.info({ connections: shed, of: open, utilization: utilization.map((u) => Number(u.toFixed(2))) }, 'main thread busier than the others: closing some keep-alive connections after their answer, so that clients reconnect to any thread');
     if (changing || stopping || Date.now() < nextChangeAt) return;
     const decision = scaler.decide(Date.now(), utilization);
     if (decision === 'hold') return;

@@ -14,14 +14,18 @@ export function stsEndpointFor(template: string | undefined, region: string): st
 export function stsEndpointProblem(template: string): string | undefined {
   const other = /\{(?!region\})[^}]*\}?/.exec(template);
   if (other) return `--sts-endpoint "${template}" has ${other[0]}: the only placeholder is ${REGION_PLACEHOLDER}`;
-  const sample = stsEndpointFor(template, 'us-east-1') ?? '';
-  let url: URL;
+  return endpointProblem('--sts-endpoint', template, stsEndpointFor(template, 'us-east-1') ?? '');
+}
+
+/** Why `value` of `flag` (as `url`, with any placeholder filled) is not a usable AWS endpoint, or undefined. */
+export function endpointProblem(flag: string, value: string, url = value): string | undefined {
+  let parsed: URL;
   try {
-    url = new URL(sample);
+    parsed = new URL(url);
   } catch {
-    return `--sts-endpoint "${template}" must be an http(s) URL`;
+    return `${flag} "${value}" must be an http(s) URL`;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `--sts-endpoint "${template}" must be an http(s) URL`;
-  if (url.search !== '' || url.hash !== '') return `--sts-endpoint "${template}" must not have a query or fragment`;
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `${flag} "${value}" must be an http(s) URL`;
+  if (parsed.search !== '' || parsed.hash !== '') return `${flag} "${value}" must not have a query or fragment`;
   return undefined;
 }

@@ -40,6 +40,11 @@ export function impersonationHeaders(imp: Impersonation): Record<string, string[
   return headers;
 }
 
+/** Whether some header carries several values (undici joins those over HTTP/2: see pooled-kube-config.ts). */
+export function hasSeveralValues(imp: Impersonation): boolean {
+  return Object.values(impersonationHeaders(imp)).some((values) => values.length > 1);
+}
+
 type DispatchHeaders = Parameters<Dispatcher['dispatch']>[0]['headers'];
 
 /** `headers` (any form undici takes) with `extra` added; a name present in both keeps `extra`'s values. */

@@ -8,7 +8,7 @@ import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
 // only to build the dispatcher client-node would build, over HTTP/1.1 (below); every request still goes through client-node
 // eslint-disable-next-line no-restricted-imports
 import { Agent, ProxyAgent } from 'undici';
-import { impersonationHeaders, withImpersonation, type Impersonation } from './impersonation.ts';
+import { hasSeveralValues, withImpersonation, type Impersonation } from './impersonation.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
@@ -28,7 +28,7 @@ export class PooledKubeConfig extends KubeConfig {
     self.createDispatcher = (cluster, agentOptions) => {
       const user = this.getCurrentUser();
       const impersonation = user ? this.impersonation.get(user.name) : undefined;
-      if (!impersonation || !Object.values(impersonationHeaders(impersonation)).some((v) => v.length > 1)) return clientNodes(cluster, agentOptions);
+      if (!impersonation || !hasSeveralValues(impersonation)) return clientNodes(cluster, agentOptions);
       const opts = this.createDispatcherOptions(cluster as Parameters<KubeConfig['createDispatcherOptions']>[0], agentOptions as Parameters<KubeConfig['createDispatcherOptions']>[1]);
       if (opts.type === 'agent') return new Agent({ connect: opts.connect, allowH2: false });
       if (opts.type === 'proxy') return new ProxyAgent({ uri: opts.uri, requestTls: opts.requestTls, connect: opts.connect, allowH2: false });
